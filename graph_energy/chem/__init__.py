@@ -2,6 +2,7 @@
 
 from graph_energy.chem.convert import (
     ConversionError,
+    assemble_mol,
     MolGraph,
     canonical_smiles,
     dense_to_smiles,
@@ -12,6 +13,8 @@ from graph_energy.chem.convert import (
     quiet_rdkit,
     smiles_to_graph,
 )
+from graph_energy.chem.encode import MolTokens, encode_smiles
 
 __all__ = ["ConversionError", "MolGraph", "canonical_smiles", "dense_to_smiles", "graph_to_mol",
-           "graphs_to_labels", "labels_to_mols", "mol_to_graph", "quiet_rdkit", "smiles_to_graph"]
+           "graphs_to_labels", "labels_to_mols", "mol_to_graph", "quiet_rdkit", "smiles_to_graph",
+           "assemble_mol", "MolTokens", "encode_smiles"]

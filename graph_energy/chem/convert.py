@@ -23,6 +23,8 @@ __all__ = [
     "dense_to_smiles",
     "graphs_to_labels",
     "quiet_rdkit",
+    "assemble_mol",
+    "sanitize_with_aromatic_h",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,19 +119,25 @@ def mol_to_graph(mol, spec: MolecularSpec) -> MolGraph:
     return MolGraph(x, e)
 
 
+def assemble_mol(atoms, bonds) -> Chem.RWMol:
+    """Unsanitised molecule from ``atoms`` (sequence of ``(symbol, charge)``) and ``bonds``
+    (iterable of ``(i, j, bond_name)``). Shared by decoding and the dataset round-trip check."""
+    mol = Chem.RWMol()
+    for symbol, charge in atoms:
+        a = Chem.Atom(symbol)
+        a.SetFormalCharge(int(charge))
+        mol.AddAtom(a)
+    for i, j, bname in bonds:
+        mol.AddBond(int(i), int(j), _TO_RD[bname])
+    return mol
+
+
 def _build(x: np.ndarray, e: np.ndarray, spec: MolecularSpec) -> Chem.RWMol:
     atoms = spec.atoms
-    mol = Chem.RWMol()
-    for c in x.tolist():
-        a = Chem.Atom(atoms[c].symbol)
-        a.SetFormalCharge(atoms[c].charge)
-        mol.AddAtom(a)
-    iu, ju = np.triu_indices(len(x), k=1)
-    for i, j in zip(iu.tolist(), ju.tolist()):
-        c = int(e[i, j])
-        if c:
-            mol.AddBond(i, j, _TO_RD[spec.bond_types[c]])
-    return mol
+    iu, ju = np.nonzero(np.triu(e, k=1))
+    names = spec.bond_types
+    return assemble_mol(((atoms[c].symbol, atoms[c].charge) for c in x.tolist()),
+                        ((i, j, names[e[i, j]]) for i, j in zip(iu.tolist(), ju.tolist())))
 
 
 def graph_to_mol(x, e, spec: MolecularSpec, sanitize: bool = True):
@@ -144,9 +152,15 @@ def graph_to_mol(x, e, spec: MolecularSpec, sanitize: bool = True):
     mol = _build(x, e, spec)
     if not sanitize:
         return mol.GetMol()
+    return sanitize_with_aromatic_h(mol, aromatic=not spec.kekulize)
+
+
+def sanitize_with_aromatic_h(mol: Chem.RWMol, aromatic: bool):
+    """Sanitised copy of ``mol`` or ``None``. If ``aromatic``, retry with one explicit H on aromatic N
+    atoms (one at a time, then in pairs, at most 64 tries): pyrrole-type ``[nH]`` is not in the graph."""
     with quiet_rdkit():
         m = _try_sanitize(mol)
-        if m is not None or spec.kekulize:
+        if m is not None or not aromatic:
             return m
         arom_n = [a.GetIdx() for a in mol.GetAtoms()
                   if a.GetSymbol() == "N" and any(b.GetBondType() == Chem.BondType.AROMATIC for b in a.GetBonds())]

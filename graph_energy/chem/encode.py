@@ -1,0 +1,164 @@
+"""Vocabulary-free molecule encoding with a round-trip check (the dataset preprocessing step).
+
+Datasets derive their atom vocabulary from the training split, so molecules are first encoded into
+a spec-independent form (:class:`MolTokens`: atom class names and bonds) and verified to decode back
+to the same canonical SMILES. Mapping names to class ids happens once the vocabulary is known.
+
+Drop reasons (the ``reason`` of :class:`~graph_energy.chem.convert.ConversionError`):
+``empty``, ``invalid_smiles``, ``too_large``, ``radical``, ``kekulize``, ``unknown_bond``,
+``roundtrip_invalid`` (the rebuilt graph does not sanitise), ``roundtrip_mismatch`` (it sanitises to a
+different canonical SMILES, e.g. atoms whose hydrogen count is not implied by valence such as
+``[SH]``); the dataset layer adds ``unknown_atom`` (atom class outside the vocabulary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from rdkit import Chem, RDLogger
+
+from graph_energy.chem.convert import ConversionError, assemble_mol, sanitize_with_aromatic_h
+from graph_energy.data.spec import AROMATIC_BONDS, AtomType
+
+__all__ = ["MolTokens", "encode_smiles", "encode_chunk", "EncodedChunk", "BOND_CODE"]
+
+#: Bond class code used by tokens: the index into ``AROMATIC_BONDS`` (single 1 ... aromatic 4). For a
+#: kekulized spec ``KEKULE_BONDS`` shares the codes 0..3, so codes are spec bond ids in both cases.
+BOND_CODE: dict = {
+    Chem.BondType.SINGLE: 1,
+    Chem.BondType.DOUBLE: 2,
+    Chem.BondType.TRIPLE: 3,
+    Chem.BondType.AROMATIC: 4,
+}
+
+
+@dataclass(frozen=True)
+class MolTokens:
+    """One molecule in vocabulary-free form.
+
+    Attributes:
+        smiles: canonical non-isomeric SMILES of the input molecule (hydrogens implicit).
+        atoms: atom class names (``"C"``, ``"N+"``, ``"O-"``) in atom order, length ``n``.
+        bonds: ``(m, 3)`` int array of ``(i, j, code)`` with ``i < j`` and ``code`` from :data:`BOND_CODE`.
+    """
+
+    smiles: str
+    atoms: tuple[str, ...]
+    bonds: np.ndarray
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.atoms)
+
+
+@lru_cache(maxsize=1024)
+def _symbol_charge(name: str) -> tuple[str, int]:
+    a = AtomType.parse(name)
+    return a.symbol, a.charge
+
+
+def _tokens_from_mol(mol, kekulize: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    if kekulize:
+        try:
+            Chem.Kekulize(mol, clearAromaticFlags=True)
+        except Exception as err:  # noqa: BLE001 - RDKit raises KekulizeException and friends
+            raise ConversionError("kekulize", str(err)) from err
+    names = []
+    for atom in mol.GetAtoms():
+        if atom.GetNumRadicalElectrons():
+            raise ConversionError("radical", f"atom {atom.GetIdx()} ({atom.GetSymbol()}) has radical electrons")
+        names.append(AtomType(atom.GetSymbol(), atom.GetFormalCharge()).name)
+    bonds = np.zeros((mol.GetNumBonds(), 3), dtype=np.int64)
+    for k, bond in enumerate(mol.GetBonds()):
+        code = BOND_CODE.get(bond.GetBondType())
+        if code is None:
+            raise ConversionError("unknown_bond", f"bond type {bond.GetBondType()} is not single/double/triple/aromatic")
+        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        bonds[k] = (min(i, j), max(i, j), code)
+    return tuple(names), bonds
+
+
+def encode_smiles(smiles: str, kekulize: bool, max_nodes: int | None = None) -> MolTokens:
+    """Parse, encode and round-trip check one SMILES string.
+
+    Raises :class:`ConversionError` with one of the reasons listed in the module docstring.
+    """
+    if not isinstance(smiles, str) or not smiles.strip():
+        raise ConversionError("empty", f"empty SMILES {smiles!r}")
+    mol = Chem.MolFromSmiles(smiles.strip())
+    if mol is None:
+        raise ConversionError("invalid_smiles", f"RDKit cannot parse {smiles!r}")
+    if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()):
+        mol = Chem.RemoveHs(mol)
+    n = mol.GetNumAtoms()
+    if n == 0:
+        raise ConversionError("empty", f"{smiles!r} has no heavy atoms")
+    if max_nodes is not None and n > max_nodes:
+        raise ConversionError("too_large", f"{n} heavy atoms > max_nodes {max_nodes}")
+    canon = Chem.MolToSmiles(mol, isomericSmiles=False)
+    atoms, bonds = _tokens_from_mol(Chem.Mol(mol), kekulize)
+    rebuilt = sanitize_with_aromatic_h(
+        assemble_mol([_symbol_charge(a) for a in atoms],
+                     ((i, j, AROMATIC_BONDS[c]) for i, j, c in bonds.tolist())),
+        aromatic=not kekulize)
+    if rebuilt is None:
+        raise ConversionError("roundtrip_invalid", f"{canon!r} does not sanitise after graph round trip")
+    back = Chem.MolToSmiles(rebuilt, isomericSmiles=False)
+    if back != canon:
+        raise ConversionError("roundtrip_mismatch", f"{canon!r} came back as {back!r}")
+    return MolTokens(canon, atoms, bonds)
+
+
+@dataclass
+class EncodedChunk:
+    """Encoded molecules of one chunk of input rows, in compact concatenated form.
+
+    Attributes:
+        ok: ``(k,)`` positions (within the chunk) of the molecules that encoded.
+        smiles: ``k`` canonical SMILES.
+        names: chunk-local atom-name table; ``atom_codes`` index into it.
+        atom_codes: ``(total_atoms,)`` int16; ``atom_ptr`` ``(k+1,)`` offsets.
+        bonds: ``(total_bonds, 3)`` int16 ``(i, j, code)``; ``bond_ptr`` ``(k+1,)`` offsets.
+        failed: ``{position: reason}`` for the rows that did not encode.
+        examples: first detail message per reason (for reports).
+    """
+
+    ok: np.ndarray
+    smiles: list
+    names: list
+    atom_codes: np.ndarray
+    atom_ptr: np.ndarray
+    bonds: np.ndarray
+    bond_ptr: np.ndarray
+    failed: dict
+    examples: dict
+
+
+def encode_chunk(smiles: Sequence[str], kekulize: bool, max_nodes: int | None = None) -> EncodedChunk:
+    """Encode a list of SMILES (worker function of the dataset builder; picklable arguments)."""
+    RDLogger.DisableLog("rdApp.*")
+    ok, out_smiles, codes, bond_list = [], [], [], []
+    atom_ptr, bond_ptr = [0], [0]
+    names: dict[str, int] = {}
+    failed: dict[int, str] = {}
+    examples: dict[str, str] = {}
+    for pos, s in enumerate(smiles):
+        try:
+            tok = encode_smiles(s, kekulize, max_nodes)
+        except ConversionError as err:
+            failed[pos] = err.reason
+            examples.setdefault(err.reason, f"{s!r}: {err}")
+            continue
+        ok.append(pos)
+        out_smiles.append(tok.smiles)
+        codes.extend(names.setdefault(a, len(names)) for a in tok.atoms)
+        bond_list.append(tok.bonds)
+        atom_ptr.append(len(codes))
+        bond_ptr.append(bond_ptr[-1] + len(tok.bonds))
+    bonds = np.concatenate(bond_list).astype(np.int16) if bond_list else np.zeros((0, 3), np.int16)
+    return EncodedChunk(np.asarray(ok, dtype=np.int64), out_smiles, list(names), np.asarray(codes, dtype=np.int16),
+                        np.asarray(atom_ptr, dtype=np.int64), bonds.reshape(-1, 3),
+                        np.asarray(bond_ptr, dtype=np.int64), failed, examples)

@@ -1,0 +1,214 @@
+"""Turn raw SMILES splits into compact graph stores, a spec derived from the training split, and a report.
+
+Pipeline: encode every SMILES without a vocabulary and verify its round trip
+(:func:`graph_energy.chem.encode.encode_chunk`, in worker processes for large inputs) -> derive the
+atom vocabulary (with formal charges) and the size limit from the training split, unless a spec is
+given -> map atoms to class ids, dropping molecules with atoms outside the vocabulary or above the
+size limit -> :class:`~graph_energy.data.store.GraphStore` per split and
+:class:`~graph_energy.data.stats.DatasetStats` of the training split.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+
+from graph_energy.chem.encode import EncodedChunk, encode_chunk
+from graph_energy.data.sources import RawSplits
+from graph_energy.data.spec import AROMATIC_BONDS, KEKULE_BONDS, MolecularSpec
+from graph_energy.data.stats import DatasetStats
+from graph_energy.data.store import GraphStore
+
+__all__ = ["BuildResult", "build_splits", "encode_all"]
+
+log = logging.getLogger(__name__)
+
+ROUNDTRIP_REASONS = ("roundtrip_invalid", "roundtrip_mismatch")
+
+
+@dataclass
+class _Encoded:
+    """All encoded molecules of one split (global atom-name codes)."""
+
+    pos: np.ndarray          # (k,) row position within the split
+    smiles: list             # k canonical SMILES
+    atom_codes: np.ndarray   # (total_atoms,) int32 codes into the global name table
+    atom_ptr: np.ndarray     # (k+1,)
+    bonds: np.ndarray        # (total_bonds, 3) int16 (i, j, bond code)
+    bond_ptr: np.ndarray     # (k+1,)
+    failed: Counter
+    examples: dict
+
+
+@dataclass
+class BuildResult:
+    spec: MolecularSpec
+    stores: dict[str, GraphStore]
+    stats: DatasetStats
+    report: dict
+
+
+def _merge(chunks: list[tuple[int, EncodedChunk]], names: dict[str, int]) -> _Encoded:
+    pos, smiles, codes, bonds, aptr, bptr = [], [], [], [], [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+    failed: Counter = Counter()
+    examples: dict = {}
+    a_off = b_off = 0
+    for start, c in chunks:
+        table = np.asarray([names.setdefault(n, len(names)) for n in c.names] or [0], dtype=np.int32)
+        pos.append(c.ok + start)
+        smiles.extend(c.smiles)
+        codes.append(table[c.atom_codes.astype(np.int64)] if len(c.atom_codes) else np.zeros(0, np.int32))
+        bonds.append(c.bonds)
+        aptr.append(c.atom_ptr[1:] + a_off)
+        bptr.append(c.bond_ptr[1:] + b_off)
+        a_off += int(c.atom_ptr[-1])
+        b_off += int(c.bond_ptr[-1])
+        failed.update(c.failed.values())
+        for k, v in c.examples.items():
+            examples.setdefault(k, v)
+    cat = np.concatenate
+    return _Encoded(cat(pos) if pos else np.zeros(0, np.int64), smiles,
+                    cat(codes) if codes else np.zeros(0, np.int32), cat(aptr),
+                    cat(bonds) if bonds else np.zeros((0, 3), np.int16), cat(bptr), failed, examples)
+
+
+def encode_all(smiles: list[str], kekulize: bool, max_nodes: int | None, names: dict[str, int],
+               workers: int = 2, chunk_size: int = 2000, pool=None) -> _Encoded:
+    """Encode a list of SMILES in chunks, in ``pool`` when given (order preserved)."""
+    starts = list(range(0, len(smiles), chunk_size))
+    fn = partial(encode_chunk, kekulize=kekulize, max_nodes=max_nodes)
+    pieces = [smiles[s:s + chunk_size] for s in starts]
+    results = pool.imap(fn, pieces) if pool is not None else map(fn, pieces)
+    chunks = []
+    for k, (s, r) in enumerate(zip(starts, results)):
+        chunks.append((s, r))
+        if (k + 1) % 100 == 0:
+            log.info("encoded %d / %d molecules", min(s + chunk_size, len(smiles)), len(smiles))
+    return _merge(chunks, names)
+
+
+def _derive_spec(name: str, enc: _Encoded, names: dict[str, int], kekulize: bool, max_nodes: int | None
+                 ) -> MolecularSpec:
+    if len(enc.pos) == 0:
+        raise ValueError(f"no training molecule of {name!r} could be encoded (drops: {dict(enc.failed)}); "
+                         "check the SMILES column and the input file")
+    table = list(names)
+    counts = np.bincount(enc.atom_codes, minlength=len(table))
+    present = [(table[i], int(c)) for i, c in enumerate(counts) if c > 0]
+    atom_types = tuple(n for n, _ in sorted(present, key=lambda t: (-t[1], t[0])))
+    largest = int(np.diff(enc.atom_ptr).max())
+    return MolecularSpec(name=name, atom_types=atom_types, bond_types=KEKULE_BONDS if kekulize else AROMATIC_BONDS,
+                         max_nodes=max_nodes if max_nodes is not None else largest, kekulize=kekulize)
+
+
+def _to_store(enc: _Encoded, source_index: np.ndarray, spec: MolecularSpec, names: dict[str, int],
+              failed: Counter, examples: dict) -> GraphStore:
+    """Map codes to spec ids, drop molecules outside the vocabulary or size limit, pack a store."""
+    table = list(names)
+    atom_map = np.asarray([spec.atom_types.index(n) if n in spec.atom_types else -1 for n in table] or [-1])
+    bond_map = np.asarray([spec.bond_types.index(b) if b in spec.bond_types else -1 for b in AROMATIC_BONDS])
+    x = atom_map[enc.atom_codes] if len(enc.atom_codes) else np.zeros(0, np.int64)
+    battr = bond_map[enc.bonds[:, 2].astype(np.int64)] if len(enc.bonds) else np.zeros(0, np.int64)
+    n_nodes = np.diff(enc.atom_ptr)
+    n_bonds = np.diff(enc.bond_ptr)
+    k = len(n_nodes)
+    graph_of_atom = np.repeat(np.arange(k), n_nodes)
+    graph_of_bond = np.repeat(np.arange(k), n_bonds)
+    bad_atom = np.bincount(graph_of_atom[x < 0], minlength=k) > 0
+    bad_bond = np.bincount(graph_of_bond[battr < 0], minlength=k) > 0
+    too_large = n_nodes > spec.max_nodes
+    drops = {"too_large": too_large, "unknown_atom": bad_atom & ~too_large,
+             "unknown_bond": bad_bond & ~bad_atom & ~too_large}
+    for reason, mask in drops.items():
+        if mask.any():
+            failed[reason] += int(mask.sum())
+            g = int(np.flatnonzero(mask)[0])
+            atoms = [table[c] for c in enc.atom_codes[enc.atom_ptr[g]:enc.atom_ptr[g + 1]]]
+            examples.setdefault(reason, f"{enc.smiles[g]!r} ({len(atoms)} atoms {sorted(set(atoms))}; vocabulary "
+                                        f"{list(spec.atom_types)}, max_nodes {spec.max_nodes})")
+    keep = ~(too_large | bad_atom | bad_bond)
+    node_keep = keep[graph_of_atom]
+    bond_keep = keep[graph_of_bond]
+    kept_nodes = n_nodes[keep]
+    kept_bonds = n_bonds[keep]
+    ptr = lambda c: torch.from_numpy(np.concatenate([[0], np.cumsum(c)]).astype(np.int64))  # noqa: E731
+    smiles = [s for s, kp in zip(enc.smiles, keep.tolist()) if kp]
+    encoded = [s.encode("utf-8") for s in smiles]
+    sbytes = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    bonds = enc.bonds[bond_keep]
+    idx_dtype = torch.int16 if spec.max_nodes < 2 ** 15 else torch.int32
+    return GraphStore(
+        x=torch.from_numpy(x[node_keep].astype(np.uint8)),
+        node_ptr=ptr(kept_nodes),
+        bond_index=torch.from_numpy(bonds[:, :2].T.astype(np.int64)).to(idx_dtype).contiguous(),
+        bond_attr=torch.from_numpy(battr[bond_keep].astype(np.uint8)),
+        bond_ptr=ptr(kept_bonds),
+        smiles_bytes=torch.from_numpy(sbytes),
+        smiles_ptr=ptr([len(b) for b in encoded]),
+        source_index=torch.from_numpy(source_index[enc.pos[keep]].astype(np.int64)),
+    )
+
+
+def build_splits(raw: RawSplits, name: str, kekulize: bool = True, max_nodes: int | None = None,
+                 spec: MolecularSpec | None = None, workers: int = 2, chunk_size: int = 2000) -> BuildResult:
+    """Encode, check and pack every split of ``raw``; the vocabulary comes from ``raw.smiles['train']``
+    unless ``spec`` is given (then its vocabulary, bonds, size limit and kekulization are used)."""
+    if "train" not in raw.smiles:
+        raise ValueError(f"dataset {name!r} has no 'train' split (splits {sorted(raw.smiles)})")
+    if spec is not None:
+        kekulize, max_nodes = spec.kekulize, spec.max_nodes
+    if spec is not None and len(spec.atom_types) > 255:
+        raise ValueError(f"{len(spec.atom_types)} atom types: at most 255 are supported")
+    names: dict[str, int] = {}
+    total = raw.num_rows
+    use_pool = workers > 1 and total > 4 * chunk_size
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    pool = ctx.Pool(workers) if use_pool else None
+    try:
+        encoded = {split: encode_all(smiles, kekulize, max_nodes, names, workers, chunk_size, pool)
+                   for split, smiles in raw.smiles.items()}
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    if spec is None:
+        spec = _derive_spec(name, encoded["train"], names, kekulize, max_nodes)
+    stores, dropped, examples = {}, {}, {}
+    for split, enc in encoded.items():
+        failed = Counter(enc.failed)
+        examples.update({k: v for k, v in enc.examples.items() if k not in examples})
+        stores[split] = _to_store(enc, raw.source_index[split], spec, names, failed, examples)
+        dropped[split] = dict(sorted(failed.items()))
+    train = stores["train"]
+    if len(train) == 0:
+        raise ValueError(f"every training molecule of {name!r} was dropped ({dropped['train']}); examples: {examples}")
+    stats = DatasetStats.from_counts(train.num_nodes, train.x.long(), train.bond_attr.long(),
+                                     spec.num_atom_types, spec.num_bond_types, spec.max_nodes)
+    kept = sum(len(s) for s in stores.values())
+    passed = sum(len(e.pos) for e in encoded.values())
+    rt_fail = sum(d.get(r, 0) for d in dropped.values() for r in ROUNDTRIP_REASONS)
+    report = {
+        "dataset": name,
+        "protocol": raw.info.get("protocol"),
+        "rows_read": raw.num_rows,
+        "split_sizes": {k: len(v) for k, v in stores.items()},
+        "dropped": dropped,
+        "dropped_total": dict(sum((Counter(d) for d in dropped.values()), Counter())),
+        "drop_examples": examples,
+        "kept": kept,
+        "round_trip_checked": passed + rt_fail,
+        "round_trip_rate": passed / (passed + rt_fail) if passed + rt_fail else 1.0,
+        "kept_rate": kept / raw.num_rows if raw.num_rows else 1.0,
+        "vocabulary": {"atom_types": list(spec.atom_types), "bond_types": list(spec.bond_types)},
+        "kekulize": spec.kekulize,
+        "max_nodes": spec.max_nodes,
+        "largest_train_graph": int(train.num_nodes.max()),
+        "source_info": {k: v for k, v in raw.info.items() if k != "protocol"},
+    }
+    return BuildResult(spec, stores, stats, report)
