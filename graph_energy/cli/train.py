@@ -1,0 +1,121 @@
+"""``gem-train``: compose the config, build the parts, run :class:`~graph_energy.training.Trainer`.
+
+``train(cfg)`` is plain and testable (pass ``train.run_dir`` when calling it outside the command);
+``main()`` is the Hydra entry point. Works under ``torchrun`` (one process per device).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from graph_energy.training import (
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    TransportObjective,
+    cleanup_distributed,
+    setup_distributed,
+)
+from graph_energy.training.distributed import DistInfo
+
+__all__ = ["train", "resolve_run_dir", "build_parts", "main"]
+
+log = logging.getLogger("graph_energy.train")
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """``train.run_dir`` made absolute, else the Hydra run directory."""
+    if cfg.train.get("run_dir"):
+        return Path(str(cfg.train.run_dir)).expanduser().absolute()
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir).absolute()
+    raise ValueError("train.run_dir is not set; pass train.run_dir=/some/dir when calling train() outside gem-train")
+
+
+def _load_data(cfg: DictConfig, dist_info: DistInfo):
+    """Rank 0 prepares the dataset cache first; the others then read it."""
+    if dist_info.enabled and not dist_info.is_main:
+        torch.distributed.barrier()
+    data = instantiate(cfg.dataset)
+    if dist_info.enabled and dist_info.is_main:
+        torch.distributed.barrier()
+    return data
+
+
+def build_parts(cfg: DictConfig, data) -> dict:
+    """Model, objective, optimizer factory and schedule from the config and the dataset bundle."""
+    from graph_energy.models import build_energy_model
+
+    model = build_energy_model(OmegaConf.to_container(cfg.model, resolve=True), data.spec)
+    objective = TransportObjective(
+        noise=instantiate(cfg.noise, _partial_=True)(spec=data.spec, stats=data.stats),
+        coupling=instantiate(cfg.coupling),
+        loss=instantiate(cfg.loss),
+    )
+    return {"model": model, "objective": objective, "optimizer_factory": instantiate(cfg.optim.optimizer),
+            "schedule": instantiate(cfg.optim.schedule)}
+
+
+def _train_config(cfg: DictConfig) -> TrainConfig:
+    t = cfg.train
+    fields = TrainConfig.__dataclass_fields__
+    return TrainConfig(seed=int(cfg.seed), **{k: t[k] for k in fields if k in t and k != "seed"})
+
+
+def train(cfg: DictConfig) -> TrainResult:
+    """Run phase-1 training as configured; returns the :class:`TrainResult` (on every rank)."""
+    run_dir = resolve_run_dir(cfg)
+    if cfg.train.get("num_threads"):
+        torch.set_num_threads(int(cfg.train.num_threads))
+    dist_info = setup_distributed(str(cfg.train.get("device", "auto")))
+    try:
+        seed = int(cfg.seed)
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        data = _load_data(cfg, dist_info)
+        parts = build_parts(cfg, data)
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        resolved["train"]["run_dir"] = str(run_dir)
+        trainer = Trainer(
+            parts["model"], parts["objective"], parts["optimizer_factory"], parts["schedule"],
+            data.train, data.val, data.spec.num_atom_types, data.spec.num_bond_types, _train_config(cfg),
+            run_dir, tracker=instantiate(cfg.tracker) if dist_info.is_main else None, dist=dist_info,
+            checkpoint_meta={"config": resolved, "spec": data.spec.to_dict(), "stats": data.stats.to_dict()},
+        )
+        n_params = sum(p.numel() for p in trainer.model.parameters())
+        log.info("model: %s parameters; train %d / val %d graphs; global batch %d; %d steps/epoch",
+                 f"{n_params:,}", len(data.train), len(data.val), trainer.batches.global_batch,
+                 trainer.batches.steps_per_epoch)
+        if dist_info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+        resume = cfg.train.get("resume")
+        return trainer.fit(resume_from=Path(str(resume)).expanduser().absolute() if resume else None)
+    finally:
+        cleanup_distributed(dist_info)
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    logging.getLogger("graph_energy").setLevel(str(cfg.get("log_level", "INFO")))
+    result = train(cfg)
+    log.info("%s at step %d in %.1f s (%.1f graphs/s); last checkpoint: %s", result.status, result.step,
+             result.wall_time_s, result.graphs_per_s, result.last_checkpoint)
+
+
+def main() -> None:
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

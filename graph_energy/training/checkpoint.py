@@ -1,0 +1,209 @@
+"""Self-contained training checkpoints: safe to load, atomic to write.
+
+A checkpoint is a dict of tensors and plain Python containers only, so it loads with
+``torch.load(weights_only=True)``. Keys (format version 1):
+
+``format``, ``version``, ``step``, ``model`` (state dict), ``ema`` (state dict or None),
+``optimizer``, ``scheduler``, ``rng`` (torch/numpy/python states), ``data_state``, ``config``
+(the resolved run config), ``spec`` (``MolecularSpec.to_dict()``), ``stats``
+(``DatasetStats.to_dict()``), ``metrics`` and ``extras`` (free-form plain data, e.g. a sampler's
+``"calibration"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "Checkpoint", "LoadedModel",
+           "save_checkpoint", "load_checkpoint", "load_energy_model", "capture_rng_state", "restore_rng_state"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "graph_energy.checkpoint"
+CHECKPOINT_VERSION = 1
+_REQUIRED = ("format", "version", "step", "model", "config", "spec")
+_KNOWN = _REQUIRED + ("stats", "ema", "optimizer", "scheduler", "rng", "data_state", "metrics", "extras")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, truncated or incompatible (the message names the file)."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint (see the module docstring for the meaning of the fields)."""
+
+    path: Path
+    step: int
+    model: dict
+    config: dict
+    spec: dict
+    stats: dict | None = None
+    ema: dict | None = None
+    optimizer: dict | None = None
+    scheduler: dict | None = None
+    rng: dict | None = None
+    data_state: dict | None = None
+    metrics: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+    other: dict = field(default_factory=dict)
+
+    def molecular_spec(self):
+        from graph_energy.data.spec import MolecularSpec
+
+        return MolecularSpec.from_dict(self.spec)
+
+    def dataset_stats(self):
+        if self.stats is None:
+            return None
+        from graph_energy.data.stats import DatasetStats
+
+        return DatasetStats.from_dict(self.stats)
+
+
+@dataclass
+class LoadedModel:
+    """An energy model rebuilt from a checkpoint, with everything needed to sample from it."""
+
+    model: torch.nn.Module
+    spec: Any
+    stats: Any
+    config: dict
+    extras: dict
+    step: int = 0
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
+    """Write ``payload`` to ``path`` atomically (temporary file in the same folder + ``os.replace``).
+
+    ``format``/``version`` are added when absent. Returns the absolute path written.
+    """
+    path = Path(path).expanduser().absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load and check a checkpoint with ``torch.load(weights_only=True)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file is truncated/corrupt, not a graph_energy checkpoint, of an unknown
+            version, or lacks required entries; the message names the file and the problem.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        raw = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated and cannot be read "
+                              f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a graph_energy checkpoint (no format tag '{CHECKPOINT_FORMAT}')")
+    if raw.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {raw.get('version')!r}; this library reads "
+                              f"version {CHECKPOINT_VERSION}")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks required entries {missing}")
+    return Checkpoint(path=path.absolute(), step=int(raw["step"]), model=raw["model"], config=raw["config"],
+                      spec=raw["spec"], stats=raw.get("stats"), ema=raw.get("ema"),
+                      optimizer=raw.get("optimizer"), scheduler=raw.get("scheduler"), rng=raw.get("rng"),
+                      data_state=raw.get("data_state"), metrics=raw.get("metrics") or {},
+                      extras=raw.get("extras") or {},
+                      other={k: v for k, v in raw.items() if k not in _KNOWN})
+
+
+def load_state_checked(module: torch.nn.Module, state: dict, path: Path, what: str = "model") -> None:
+    """``module.load_state_dict(state)`` with an error naming the file and the mismatching keys/shapes."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and hasattr(state[k], "shape") and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
+        if shapes:
+            parts.append("shape mismatch " + "; ".join(shapes[:5]))
+        raise CheckpointError(f"{what} weights in checkpoint {path} do not fit the model built from its config: "
+                              + ", ".join(parts))
+    module.load_state_dict(state)
+
+
+def load_energy_model(path: str | os.PathLike, use_ema: bool = True,
+                      map_location: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the energy model of a checkpoint (EMA weights when present and ``use_ema``), in eval mode.
+
+    The architecture comes from ``config["model"]`` and the checkpoint's spec via
+    :func:`graph_energy.models.build_energy_model`.
+    """
+    ckpt = load_checkpoint(path, map_location=map_location)
+    from graph_energy.models import build_energy_model
+
+    model_cfg = ckpt.config.get("model")
+    if model_cfg is None:
+        raise CheckpointError(f"checkpoint {ckpt.path} has no 'model' section in its config")
+    spec = ckpt.molecular_spec()
+    model = build_energy_model(model_cfg, spec)
+    weights = ckpt.ema if (use_ema and ckpt.ema is not None) else ckpt.model
+    load_state_checked(model, weights, ckpt.path, "EMA" if weights is ckpt.ema else "model")
+    model.to(map_location).eval()
+    return LoadedModel(model=model, spec=spec, stats=ckpt.dataset_stats(), config=ckpt.config,
+                       extras=ckpt.extras, step=ckpt.step)
+
+
+# ---------------------------------------------------------------------- RNG states as plain data
+def capture_rng_state() -> dict:
+    """Global torch / numpy / python RNG states as tensors and plain containers."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    out = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": py_state[0], "state": list(py_state[1]),
+                   "gauss": py_state[2]},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def restore_rng_state(state: dict) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu().to(torch.uint8) for s in state["cuda"]])

@@ -1,0 +1,350 @@
+"""The plain-torch training driver: accumulation, clipping, EMA, back-off, validation, checkpoints, DDP."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from graph_energy.tracking import NullTracker, Tracker
+from graph_energy.training.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    load_state_checked,
+    restore_rng_state,
+    save_checkpoint,
+)
+from graph_energy.training.data import ShardedBatches, densify, make_generator
+from graph_energy.training.distributed import DistInfo, all_reduce_mean, all_true
+from graph_energy.training.ema import EMA
+from graph_energy.training.schedule import WarmupSchedule
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+
+log = logging.getLogger("graph_energy.train")
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of the training driver (plain values; the CLI fills them from ``cfg.train``).
+
+    ``batch_size`` is the number of graphs per micro-batch per rank; one optimisation step sees
+    ``batch_size * accum_steps * world_size`` graphs.
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 64
+    accum_steps: int = 1
+    grad_clip: float | None = 10.0
+    ema_decay: float | None = 0.999
+    log_every: int = 10
+    val_every: int = 500
+    val_batches: int = 4
+    val_batch_size: int | None = None
+    ckpt_every: int = 1000
+    keep_checkpoints: int | None = 3
+    max_nodes: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "batch_size", "accum_steps", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :meth:`Trainer.fit`.
+
+    ``losses`` holds the training loss of every step run in this call (this rank's batch, NaN for a
+    skipped step), ``val`` the validation records, ``graphs_per_s`` the global training throughput.
+    """
+
+    status: str
+    step: int
+    run_dir: Path
+    last_checkpoint: Path | None
+    losses: list[float] = field(default_factory=list)
+    val: list[dict] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    train_time_s: float = 0.0
+    graphs_per_s: float = 0.0
+    skipped_steps: int = 0
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag; the loop checkpoints and stops at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:  # second signal: give up immediately
+            raise KeyboardInterrupt
+        self.signum = signum
+        log.warning("received %s: will write a checkpoint and stop after this step", signal.Signals(signum).name)
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class Trainer:
+    """Fits an energy model with an objective ``objective(model, x_1, generator) -> LossOutput``.
+
+    Args:
+        model: the energy network (unwrapped; DDP wrapping happens here when ``dist.enabled``).
+        objective: e.g. :class:`~graph_energy.training.objective.TransportObjective`.
+        optimizer_factory: ``params -> torch.optim.Optimizer`` (base learning rate set in it).
+        schedule: learning-rate multiplier with back-off.
+        train_set, val_set: PyG datasets (``val_set`` may be None).
+        num_node_classes, num_edge_classes: one-hot widths of the spec.
+        cfg: driver settings.
+        run_dir: absolute directory for checkpoints and metrics.
+        tracker: metrics sink (used on the main rank only).
+        dist: process layout from :func:`~graph_energy.training.distributed.setup_distributed`.
+        checkpoint_meta: plain data stored in every checkpoint (``config``, ``spec``, ``stats``, ``extras``).
+    """
+
+    def __init__(self, model: torch.nn.Module, objective, optimizer_factory, schedule: WarmupSchedule,
+                 train_set, val_set, num_node_classes: int, num_edge_classes: int, cfg: TrainConfig,
+                 run_dir: str | Path, tracker: Tracker | None = None, dist: DistInfo | None = None,
+                 checkpoint_meta: dict | None = None) -> None:
+        self.dist = dist or DistInfo()
+        self.device = self.dist.device
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.is_absolute():
+            raise ValueError(f"run_dir must be absolute, got {run_dir!r}")
+        self.model = model.to(self.device)
+        self.objective = objective
+        self.optimizer = optimizer_factory(self.model.parameters())
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.schedule = schedule
+        if self.schedule.total_steps is None:
+            self.schedule.total_steps = cfg.max_steps
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
+        self.tracker = tracker if (tracker is not None and self.dist.is_main) else NullTracker()
+        self.meta = dict(checkpoint_meta or {})
+        self.dx, self.de = num_node_classes, num_edge_classes
+        self.batches = ShardedBatches(train_set, cfg.batch_size, cfg.accum_steps, self.dist.world_size,
+                                      self.dist.rank, cfg.seed, num_node_classes, num_edge_classes, cfg.max_nodes)
+        self.val_set = val_set
+        self.step = 0
+        self.ddp = (DistributedDataParallel(self.model, device_ids=[self.device.index]
+                                            if self.device.type == "cuda" else None)
+                    if self.dist.enabled else None)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_payload(self) -> dict:
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema else None,
+            "ema_state": {"decay": self.ema.decay, "num_updates": self.ema.num_updates} if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "rng": capture_rng_state(),
+            "data_state": {**self.batches.state_dict(), "step": self.step, "epoch": self.batches.epoch_of(self.step),
+                           "world_size": self.dist.world_size},
+            "config": self.meta.get("config", {}),
+            "spec": self.meta.get("spec", {}),
+            "stats": self.meta.get("stats"),
+            "extras": self.meta.get("extras", {}),
+            "metrics": self.meta.get("metrics", {}),
+        }
+
+    def save(self, tag: str | None = None) -> Path | None:
+        """Write ``checkpoints/step_XXXXXXXX.pt`` (or ``<tag>.pt``) and ``last.pt`` on the main rank."""
+        if not self.dist.is_main:
+            return None
+        ckdir = self.run_dir / "checkpoints"
+        payload = self.state_payload()
+        path = save_checkpoint(ckdir / f"{tag or f'step_{self.step:08d}'}.pt", payload)
+        save_checkpoint(ckdir / "last.pt", payload)
+        if self.cfg.keep_checkpoints:
+            old = sorted(ckdir.glob("step_*.pt"))[: -self.cfg.keep_checkpoints]
+            for p in old:
+                p.unlink(missing_ok=True)
+        log.info("checkpoint written: %s", path)
+        return path
+
+    def resume(self, path: str | Path) -> None:
+        """Restore everything from a checkpoint of a compatible run."""
+        ck = load_checkpoint(path, map_location=self.device)
+        spec = self.meta.get("spec")
+        if spec and ck.spec and dict(spec) != dict(ck.spec):
+            diff = sorted(k for k in set(spec) | set(ck.spec) if spec.get(k) != ck.spec.get(k))
+            raise ValueError(f"cannot resume from {ck.path}: its molecular spec differs from this run's dataset "
+                             f"in {diff}; resume with the same dataset or start a new run")
+        load_state_checked(self.model, ck.model, ck.path)
+        if self.ema is not None:
+            if ck.ema is None:
+                raise ValueError(f"cannot resume from {ck.path}: it has no EMA weights but train.ema_decay is set")
+            load_state_checked(self.ema.module, ck.ema, ck.path, "EMA")
+            self.ema.num_updates = int((ck.other.get("ema_state") or {}).get("num_updates", ck.step))
+        if ck.optimizer is None:
+            raise ValueError(f"cannot resume from {ck.path}: it holds no optimizer state (a weights-only export)")
+        try:
+            self.optimizer.load_state_dict(ck.optimizer)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"optimizer state in {ck.path} does not fit this model/optimizer: {err}") from err
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = lr  # the schedule recomputes the rate from the base value
+        if ck.scheduler:
+            self.schedule.load_state_dict(ck.scheduler)
+        if ck.rng:
+            restore_rng_state(ck.rng)
+        ds = ck.data_state or {}
+        if ds.get("global_batch") not in (None, self.batches.global_batch):
+            log.warning("resuming with a different global batch (%s -> %s): the data order changes",
+                        ds.get("global_batch"), self.batches.global_batch)
+        self.step = ck.step
+        log.info("resumed from %s at step %d", ck.path, self.step)
+
+    # ------------------------------------------------------------------ steps
+    def _set_lr(self) -> float:
+        f = self.schedule.factor(self.step)
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = lr * f
+        return self.base_lrs[0] * f
+
+    def train_step(self) -> tuple[bool, dict[str, float]]:
+        """One optimisation step (all micro-batches). Returns (applied, scalars of this rank)."""
+        net = self.ddp if self.ddp is not None else self.model
+        self.model.train()
+        lr = self._set_lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        for k in range(self.cfg.accum_steps):
+            x_1 = self.batches.micro_batch(self.step, k).to(self.device)
+            gen = make_generator(self.cfg.seed, 2, self.step, self.dist.rank * self.cfg.accum_steps + k)
+            sync = self.ddp is None or k == self.cfg.accum_steps - 1
+            with (contextlib.nullcontext() if sync else self.ddp.no_sync()):
+                out = self.objective(net, x_1, gen)
+                (out.loss / self.cfg.accum_steps).backward()
+            for key, v in out.scalars().items():
+                sums[key] = sums.get(key, 0.0) + v / self.cfg.accum_steps
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        clip = self.cfg.grad_clip if self.cfg.grad_clip else float("inf")
+        gnorm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
+        ok = all_true(math.isfinite(sums["loss"]) and math.isfinite(gnorm), self.dist, self.device)
+        if ok:
+            self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+        self.schedule.record(ok, self.step)
+        sums.update(grad_norm=gnorm, lr=lr)
+        return ok, sums
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean transport loss on fixed validation batches with fixed noise (raw and EMA weights)."""
+        if self.val_set is None or len(self.val_set) == 0 or self.cfg.val_batches < 1:
+            return {}
+        bs = self.cfg.val_batch_size or self.cfg.batch_size
+        order = torch.randperm(len(self.val_set), generator=make_generator(self.cfg.seed, 3))
+        out: dict[str, float] = {}
+        models = [("val/loss", self.model)] + ([("val/loss_ema", self.ema.module)] if self.ema else [])
+        for name, m in models:
+            was = m.training
+            m.eval()
+            vals = []
+            for i in range(self.cfg.val_batches):
+                idx = order[i * bs:(i + 1) * bs]
+                if idx.numel() == 0:
+                    break
+                x_1 = densify(self.val_set, idx, self.dx, self.de, self.cfg.max_nodes).to(self.device)
+                with torch.enable_grad():
+                    res = self.objective(m, x_1, make_generator(self.cfg.seed, 4, i))
+                vals.append(float(res.loss.detach()))
+            m.train(was)
+            if vals:
+                out[name] = sum(vals) / len(vals)
+        return out
+
+    # ------------------------------------------------------------------ driver
+    def fit(self, resume_from: str | Path | None = None) -> TrainResult:
+        """Run until ``cfg.max_steps`` (or a signal). Returns a :class:`TrainResult`."""
+        if resume_from:
+            self.resume(resume_from)
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        train_time, graphs, skipped = 0.0, 0, 0
+        losses: list[float] = []
+        val_hist: list[dict] = []
+        status, last = "completed", None
+        self.tracker.open(self.run_dir, self.meta.get("config"), self.step, cfg.max_steps)
+        window: dict[str, float] = {}
+        nwin = 0
+        try:
+            with _StopFlag() as stop:
+                while self.step < cfg.max_steps:
+                    t0 = time.perf_counter()
+                    ok, scalars = self.train_step()
+                    train_time += time.perf_counter() - t0
+                    graphs += self.batches.global_batch
+                    skipped += int(not ok)
+                    losses.append(scalars["loss"] if ok else float("nan"))
+                    self.step += 1
+                    if ok:
+                        for k, v in scalars.items():
+                            window[k] = window.get(k, 0.0) + v
+                        nwin += 1
+                    if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                        avg = {f"train/{k}": v / max(nwin, 1) for k, v in window.items()}
+                        avg = all_reduce_mean(avg, self.dist, self.device)
+                        avg.update({"train/graphs_per_s": graphs / max(train_time, 1e-9),
+                                    "train/skipped_steps": float(self.schedule.total_failures),
+                                    "train/epoch": float(self.batches.epoch_of(self.step - 1))})
+                        self.tracker.log(avg, self.step)
+                        window, nwin = {}, 0
+                    if cfg.val_every and (self.step % cfg.val_every == 0 or self.step == cfg.max_steps):
+                        v = self.validate() if self.dist.is_main else {}
+                        if v:
+                            val_hist.append({"step": self.step, **v})
+                            self.tracker.log(v, self.step)
+                    self.tracker.progress(self.step)
+                    stop_now = not all_true(stop.signum is None, self.dist, self.device)
+                    if stop_now:
+                        status = "interrupted"
+                        last = self.save()
+                        break
+                    if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.max_steps:
+                        last = self.save()
+            if status == "completed":
+                last = self.save()
+        except BaseException:
+            self.tracker.close("failed")
+            raise
+        self.tracker.close(status)
+        wall = time.perf_counter() - t_start
+        result = TrainResult(status=status, step=self.step, run_dir=self.run_dir, last_checkpoint=last,
+                             losses=losses, val=val_hist, wall_time_s=wall, train_time_s=train_time,
+                             graphs_per_s=graphs / max(train_time, 1e-9), skipped_steps=skipped,
+                             model=self.model)
+        if self.dist.is_main:
+            summary = {k: (str(getattr(result, k)) if isinstance(getattr(result, k), Path) else getattr(result, k))
+                       for k in ("status", "step", "run_dir", "last_checkpoint", "val", "wall_time_s",
+                                 "train_time_s", "graphs_per_s", "skipped_steps")}
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return result
