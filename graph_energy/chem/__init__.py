@@ -2,8 +2,8 @@
 
 from graph_energy.chem.convert import (
     ConversionError,
-    assemble_mol,
     MolGraph,
+    assemble_mol,
     canonical_smiles,
     dense_to_smiles,
     graph_to_mol,

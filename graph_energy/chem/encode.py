@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 
-from graph_energy.chem.convert import ConversionError, assemble_mol, sanitize_with_aromatic_h
+from graph_energy.chem.convert import ConversionError, assemble_mol, quiet_rdkit, sanitize_with_aromatic_h
 from graph_energy.data.spec import AROMATIC_BONDS, AtomType
 
 __all__ = ["MolTokens", "encode_smiles", "encode_chunk", "EncodedChunk", "BOND_CODE"]
@@ -88,7 +88,8 @@ def encode_smiles(smiles: str, kekulize: bool, max_nodes: int | None = None) -> 
     """
     if not isinstance(smiles, str) or not smiles.strip():
         raise ConversionError("empty", f"empty SMILES {smiles!r}")
-    mol = Chem.MolFromSmiles(smiles.strip())
+    with quiet_rdkit():
+        mol = Chem.MolFromSmiles(smiles.strip())
     if mol is None:
         raise ConversionError("invalid_smiles", f"RDKit cannot parse {smiles!r}")
     if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()):
@@ -139,7 +140,6 @@ class EncodedChunk:
 
 def encode_chunk(smiles: Sequence[str], kekulize: bool, max_nodes: int | None = None) -> EncodedChunk:
     """Encode a list of SMILES (worker function of the dataset builder; picklable arguments)."""
-    RDLogger.DisableLog("rdApp.*")
     ok, out_smiles, codes, bond_list = [], [], [], []
     atom_ptr, bond_ptr = [0], [0]
     names: dict[str, int] = {}

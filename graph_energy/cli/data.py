@@ -20,22 +20,10 @@ __all__ = ["main", "prepare", "compose_config"]
 
 def compose_config(overrides: list[str]) -> dict:
     """The composed ``data`` config as a plain dict (``ValueError`` on a bad override or group)."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from graph_energy.cli._config import compose_config as compose
+    from graph_energy.data.datasets import DATASETS
 
-    try:
-        with initialize_config_module("graph_energy.conf", version_base="1.3"):
-            cfg = compose("data", overrides=overrides)
-        return OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as err:
-        msg = " ".join(str(err).split()).split(" Config search path")[0]
-        if "dataset/" in msg:
-            from graph_energy.data.datasets import DATASETS
-
-            msg += f" (available datasets: {', '.join(DATASETS)})"
-        raise ValueError(msg) from None
+    return compose("data", overrides, {"dataset": f"available datasets: {', '.join(DATASETS)}"})
 
 
 def prepare(cfg: dict) -> dict:
