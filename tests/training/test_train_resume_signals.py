@@ -6,11 +6,10 @@ import sys
 import time
 
 import torch
+from train_helpers import compose_train, tiny_overrides
 
 from graph_energy.cli.train import train
 from graph_energy.training import load_checkpoint
-
-from train_helpers import compose_train, tiny_overrides
 
 
 def test_resumed_run_matches_uninterrupted(smiles_file, tmp_path):
