@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -123,13 +124,19 @@ def assemble_mol(atoms, bonds) -> Chem.RWMol:
     """Unsanitised molecule from ``atoms`` (sequence of ``(symbol, charge)``) and ``bonds``
     (iterable of ``(i, j, bond_name)``). Shared by decoding and the dataset round-trip check."""
     mol = Chem.RWMol()
+    add_atom, add_bond = mol.AddAtom, mol.AddBond
     for symbol, charge in atoms:
-        a = Chem.Atom(symbol)
-        a.SetFormalCharge(int(charge))
-        mol.AddAtom(a)
+        add_atom(_prototype_atom(symbol, int(charge)))  # AddAtom copies the prototype
     for i, j, bname in bonds:
-        mol.AddBond(int(i), int(j), _TO_RD[bname])
+        add_bond(int(i), int(j), _TO_RD[bname])
     return mol
+
+
+@lru_cache(maxsize=512)
+def _prototype_atom(symbol: str, charge: int):
+    a = Chem.Atom(symbol)
+    a.SetFormalCharge(charge)
+    return a
 
 
 def _build(x: np.ndarray, e: np.ndarray, spec: MolecularSpec) -> Chem.RWMol:

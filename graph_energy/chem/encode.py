@@ -60,24 +60,33 @@ def _symbol_charge(name: str) -> tuple[str, int]:
     return a.symbol, a.charge
 
 
+@lru_cache(maxsize=1024)
+def _atom_name(symbol: str, charge: int) -> str:
+    return AtomType(symbol, charge).name
+
+
 def _tokens_from_mol(mol, kekulize: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    # Index-based access: RDKit's Python sequence wrappers of GetAtoms()/GetBonds() cost more than the work.
     if kekulize:
         try:
             Chem.Kekulize(mol, clearAromaticFlags=True)
         except Exception as err:  # noqa: BLE001 - RDKit raises KekulizeException and friends
             raise ConversionError("kekulize", str(err)) from err
     names = []
-    for atom in mol.GetAtoms():
+    for i in range(mol.GetNumAtoms()):
+        atom = mol.GetAtomWithIdx(i)
         if atom.GetNumRadicalElectrons():
-            raise ConversionError("radical", f"atom {atom.GetIdx()} ({atom.GetSymbol()}) has radical electrons")
-        names.append(AtomType(atom.GetSymbol(), atom.GetFormalCharge()).name)
-    bonds = np.zeros((mol.GetNumBonds(), 3), dtype=np.int64)
-    for k, bond in enumerate(mol.GetBonds()):
+            raise ConversionError("radical", f"atom {i} ({atom.GetSymbol()}) has radical electrons")
+        names.append(_atom_name(atom.GetSymbol(), atom.GetFormalCharge()))
+    m = mol.GetNumBonds()
+    bonds = np.zeros((m, 3), dtype=np.int64)
+    for k in range(m):
+        bond = mol.GetBondWithIdx(k)
         code = BOND_CODE.get(bond.GetBondType())
         if code is None:
             raise ConversionError("unknown_bond", f"bond type {bond.GetBondType()} is not single/double/triple/aromatic")
         i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        bonds[k] = (min(i, j), max(i, j), code)
+        bonds[k] = (i, j, code) if i < j else (j, i, code)
     return tuple(names), bonds
 
 
@@ -92,7 +101,7 @@ def encode_smiles(smiles: str, kekulize: bool, max_nodes: int | None = None) -> 
         mol = Chem.MolFromSmiles(smiles.strip())
     if mol is None:
         raise ConversionError("invalid_smiles", f"RDKit cannot parse {smiles!r}")
-    if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()):
+    if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit hydrogen atoms such as [H]
         mol = Chem.RemoveHs(mol)
     n = mol.GetNumAtoms()
     if n == 0:

@@ -192,3 +192,24 @@ def test_cli_json_line_and_errors(csv_file, tmp_path, capsys):
         assert gem_data(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("gem-data: error:") and msg in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["qm9", "moses", "zinc250k", "smiles"])
+def test_dataset_configs_compose(name):
+    from graph_energy.cli.data import compose_config
+    from graph_energy.data.datasets import _OPTIONS
+
+    cfg = compose_config([f"dataset={name}"])["dataset"]
+    assert cfg["_target_"] == "graph_energy.data.load_dataset" and cfg["name"] == name
+    assert set(cfg) - {"_target_"} <= _OPTIONS
+
+
+def test_hydra_instantiate(csv_file, tmp_path):
+    from hydra.utils import instantiate
+
+    from graph_energy.cli.data import compose_config
+
+    cfg = compose_config(["dataset=smiles", f"dataset.path={csv_file}", "dataset.split_column=split",
+                          f"dataset.root={tmp_path}"])
+    data = instantiate(cfg["dataset"])
+    assert len(data.train) == 40 and data.spec.kekulize

@@ -128,3 +128,19 @@ def test_missing_file_and_column(tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="lacks column"):
         read_table(p, ["smiles"])
+
+
+def test_truncated_gzip_moses_folder(tmp_path):
+    import gzip
+
+    from graph_energy.data.sources import read_moses
+
+    for split in ("train", "test", "test_scaffolds"):
+        with gzip.open(tmp_path / f"{split}.csv.gz", "wt") as f:
+            f.write("SMILES,SPLIT\n" + "CCO,train\n" * 5000)
+    raw = read_moses(tmp_path)
+    assert {k: len(v) for k, v in raw.smiles.items()} == {"train": 5000, "test": 5000, "test_scaffolds": 5000}
+    data = (tmp_path / "train.csv.gz").read_bytes()
+    (tmp_path / "train.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"train\.csv\.gz is truncated or malformed"):
+        read_moses(tmp_path)
