@@ -92,14 +92,15 @@ class GraphStore:
         mask = torch.arange(N)[None, :] < n[:, None]
         x = torch.zeros(B, N, dtype=torch.long)
         e = torch.zeros(B, N, N, dtype=torch.long)
-        for b, g in enumerate(idx.tolist()):
-            n0, n1 = int(self.node_ptr[g]), int(self.node_ptr[g + 1])
-            b0, b1 = int(self.bond_ptr[g]), int(self.bond_ptr[g + 1])
-            x[b, : n1 - n0] = self.x[n0:n1].long()
-            i, j = self.bond_index[:, b0:b1].long()
-            a = self.bond_attr[b0:b1].long()
-            e[b, i, j] = a
-            e[b, j, i] = a
+        # Vectorised gather: graph b's nodes/bonds are the ranges [ptr[g], ptr[g+1]) of the flat arrays.
+        b_node, src_node, local = _ranges(self.node_ptr[idx], n)
+        x[b_node, local] = self.x[src_node].long()
+        m = self.bond_ptr[idx + 1] - self.bond_ptr[idx]
+        b_bond, src_bond, _ = _ranges(self.bond_ptr[idx], m)
+        i, j = self.bond_index[:, src_bond].long()
+        a = self.bond_attr[src_bond].long()
+        e[b_bond, i, j] = a
+        e[b_bond, j, i] = a
         return GraphLabels(x, e, mask)
 
     # ------------------------------------------------------------------ persistence
@@ -118,6 +119,13 @@ class GraphStore:
         if set(d) != names:
             raise ValueError(f"{path} is not a graph store (fields {sorted(d)}); delete it to rebuild")
         return cls(**d)
+
+
+def _ranges(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """For ranges ``[start_b, start_b + count_b)``: owner ``b``, flat position and offset of each element."""
+    owner = torch.repeat_interleave(torch.arange(count.numel()), count)
+    offset = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    return owner, start[owner] + offset, offset
 
 
 class MolecularGraphDataset(InMemoryDataset):
