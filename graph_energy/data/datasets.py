@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -219,10 +220,14 @@ def load_dataset(name=None, **kwargs) -> MolecularData:
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     cache_dir = root / ds / digest
     meta_path = cache_dir / "meta.json"
-    meta = _read_meta(meta_path, settings)
-    hit = meta is not None and not opts.get("force_reload", False)
+    meta = None if opts.get("force_reload", False) else _read_meta(meta_path, settings)
+    hit = meta is not None
     if not hit:
-        meta = _build(ds, reader, settings, digest, spec, opts, cache_dir)
+        with _exclusive(cache_dir):  # concurrent loaders (e.g. data-parallel ranks) build once
+            meta = None if opts.get("force_reload", False) else _read_meta(meta_path, settings)
+            hit = meta is not None
+            if not hit:
+                meta = _build(ds, reader, settings, digest, spec, opts, cache_dir)
     spec_obj = MolecularSpec.from_dict(meta["spec"])
     splits = {s: MolecularGraphDataset(cache_dir, s, spec_obj.num_atom_types, spec_obj.num_bond_types)
               for s in meta["report"]["split_sizes"]}
@@ -231,6 +236,19 @@ def load_dataset(name=None, **kwargs) -> MolecularData:
     log.info("dataset %s: %s (%.1f s, cache %s)", ds, data.report["split_sizes"], data.seconds,
              "hit" if hit else "built")
     return data
+
+
+@contextmanager
+def _exclusive(cache_dir: Path):
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".lock", "w") as f:
+        try:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except ImportError:  # non-POSIX: no cross-process lock
+            pass
+        yield
 
 
 def _read_meta(path: Path, settings: dict) -> dict | None:
