@@ -105,22 +105,6 @@ class TargetEval(EnergyEval):
                           upd(self.grad_e, other.grad_e), upd(self.model_energy, other.model_energy),
                           {k: upd(v, other.terms[k]) for k, v in self.terms.items()})
 
-    @staticmethod
-    def cat(evals: Sequence[TargetEval]) -> TargetEval:
-        def pad_cat(ts: list[Tensor]) -> Tensor:
-            if ts[0].dim() <= 1:
-                return torch.cat(ts)
-            n = max(t.shape[1] for t in ts)
-            out = []
-            for t in ts:
-                p = n - t.shape[1]
-                pad = (0, 0, 0, p) if t.dim() == 3 else (0, 0, 0, p, 0, p)
-                out.append(torch.nn.functional.pad(t, pad))
-            return torch.cat(out)
-        return TargetEval(pad_cat([e.energy for e in evals]), pad_cat([e.grad_x for e in evals]),
-                          pad_cat([e.grad_e for e in evals]), pad_cat([e.model_energy for e in evals]),
-                          {k: pad_cat([e.terms[k] for e in evals]) for k in evals[0].terms})
-
 
 class TargetEnergy:
     """``E_θ + Σ_k w_k P_k``: evaluates energy and the proposal gradient in one forward+backward.
