@@ -109,6 +109,8 @@ class _StopFlag:
 class Trainer:
     """Fits an energy model with an objective ``objective(model, x_1, generator) -> LossOutput``.
 
+    An objective with a ``set_step(step)`` method is told the optimisation step before each update.
+
     Args:
         model: the energy network (unwrapped; DDP wrapping happens here when ``dist.enabled``).
         objective: e.g. :class:`~graph_energy.training.objective.TransportObjective`.
@@ -231,6 +233,8 @@ class Trainer:
         net = self.ddp if self.ddp is not None else self.model
         self.model.train()
         lr = self._set_lr()
+        if hasattr(self.objective, "set_step"):  # step-dependent objectives (e.g. a ramped loss weight)
+            self.objective.set_step(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
         for k in range(self.cfg.accum_steps):

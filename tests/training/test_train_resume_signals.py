@@ -5,11 +5,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from train_helpers import compose_train, tiny_overrides
 
 from graph_energy.cli.train import train
-from graph_energy.training import load_checkpoint
+from graph_energy.training import CheckpointError, load_checkpoint
 
 
 def test_resumed_run_matches_uninterrupted(smiles_file, tmp_path):
@@ -29,6 +30,10 @@ def test_resumed_run_matches_uninterrupted(smiles_file, tmp_path):
     # the checkpoint is self-contained
     assert a.config["model"]["n_layers"] == 2 and a.spec["atom_types"] and a.stats["num_nodes_hist"]
     assert a.rng["torch"].dtype == torch.uint8 and a.optimizer["state"]
+    # an incompatible checkpoint names the file and the mismatch
+    bad = compose_train(tiny_overrides(smiles_file, tmp_path / "bad") + [f"train.resume={ck}", "model.hidden_x=24"])
+    with pytest.raises(CheckpointError, match=r"step_00000003.pt do not fit.*shape mismatch"):
+        train(bad)
 
 
 def test_sigterm_writes_checkpoint_and_exits_cleanly(smiles_file, tmp_path):

@@ -7,7 +7,12 @@ import torch
 from torch_geometric.data import Data
 
 from graph_energy.training import EMA, CheckpointError, TrainingDivergedError, WarmupSchedule, load_checkpoint
-from graph_energy.training.checkpoint import capture_rng_state, load_state_checked, restore_rng_state, save_checkpoint
+from graph_energy.training.checkpoint import (
+    capture_rng_state,
+    load_state_checked,
+    restore_rng_state,
+    save_checkpoint,
+)
 from graph_energy.training.data import ShardedBatches, make_generator
 
 
