@@ -122,7 +122,7 @@ def read_qm9(files: list[str | Path] | None = None, num_train: int = 100_000, se
     bad = df[(df["Index"] < 1) | (df["Index"] > QM9_NUM_GDB)]
     if len(bad):
         raise ValueError(f"QM9 GDB id {int(bad['Index'].iloc[0])} outside 1..{QM9_NUM_GDB}; wrong file?")
-    smiles_of = pd.Series(df["SMILES"].astype(str).values, index=df["Index"].values).sort_index()
+    smiles_of = pd.Series(df["SMILES"].fillna("").astype(str).values, index=df["Index"].values).sort_index()
     ids = qm9_digress_split(QM9_NUM_GDB, num_train, seed)
     out_smiles, out_idx, missing = {}, {}, {}
     for split, gdb in ids.items():
@@ -145,7 +145,7 @@ def read_moses(folder: str | Path | None = None) -> RawSplits:
     smiles, idx = {}, {}
     for split in ("train", "test", "test_scaffolds"):
         df = read_table(folder / f"{split}.csv.gz", ["SMILES"])
-        smiles[split] = df["SMILES"].astype(str).tolist()
+        smiles[split] = df["SMILES"].fillna("").astype(str).tolist()
         idx[split] = np.arange(len(df), dtype=np.int64)
     return RawSplits(smiles, idx, {"rows_read": sum(len(v) for v in smiles.values()),
                                    "protocol": "MOSES official train/test/test_scaffolds"})
@@ -174,7 +174,7 @@ def read_zinc250k(csv_path: str | Path, test_idx_path: str | Path) -> RawSplits:
         raise ValueError(f"{test_idx_path} has row index {int(test.max())} outside the {len(df)} rows of {csv_path}")
     is_test = np.zeros(len(df), dtype=bool)
     is_test[test] = True
-    smiles = df["smiles"].astype(str).str.strip()
+    smiles = df["smiles"].fillna("").astype(str).str.strip()
     rows = np.arange(len(df), dtype=np.int64)
     return RawSplits({"train": smiles[~is_test].tolist(), "test": smiles[is_test].tolist()},
                      {"train": rows[~is_test], "test": rows[is_test]},
