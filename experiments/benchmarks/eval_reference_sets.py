@@ -1,7 +1,7 @@
 """Evaluate held-out *real* molecules with gem-evaluate (sanity anchors for the metrics).
 
-    python experiments/benchmarks/eval_reference_sets.py qm9     # 10,000 QM9 test molecules, digress
-    python experiments/benchmarks/eval_reference_sets.py moses   # 25,000 MOSES test molecules, moses
+    python experiments/benchmarks/eval_reference_sets.py qm9     # 10,000 random QM9 test molecules, digress
+    python experiments/benchmarks/eval_reference_sets.py moses   # 25,000 random MOSES test molecules, moses
 
 Writes the samples to $GEM_CACHE_DIR/eval_samples/, runs ``gem-evaluate`` as a subprocess (so
 the wall time includes start-up, reference loading and cache misses), and stores the JSON line and
@@ -16,11 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from graph_energy.metrics._util import cache_dir
 from graph_energy.metrics.reference import dataset_split_smiles
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
+SEED = 0
 RUNS = {
     "qm9": {"dataset": "qm9", "protocol": "digress", "split": "test", "n": 10_000},
     "moses": {"dataset": "moses", "protocol": "moses", "split": "test", "n": 25_000},
@@ -29,8 +32,11 @@ RUNS = {
 
 def main(name: str, extra: list[str]) -> None:
     run = RUNS[name]
-    smiles = dataset_split_smiles(run["dataset"], run["split"])[: run["n"]]
-    samples = cache_dir("eval_samples") / f"{name}_{run['split']}_{run['n']}.smi"
+    pool = dataset_split_smiles(run["dataset"], run["split"])
+    # a uniform random subset: the split files are ordered (QM9 by GDB id, i.e. by size/composition)
+    pick = np.random.default_rng(SEED).choice(len(pool), size=run["n"], replace=False)
+    smiles = [pool[i] for i in pick]
+    samples = cache_dir("eval_samples") / f"{name}_{run['split']}_{run['n']}_seed{SEED}.smi"
     samples.write_text("\n".join(smiles) + "\n")
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = RESULTS / f"eval_{name}_{run['protocol']}.md"
@@ -43,9 +49,10 @@ def main(name: str, extra: list[str]) -> None:
     if proc.returncode != 0:
         raise SystemExit(f"gem-evaluate failed with exit code {proc.returncode}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    report["samples_source"] = f"first {run['n']} SMILES of the {run['dataset']} {run['split']} split"
+    report["samples_source"] = (f"{run['n']} SMILES drawn uniformly without replacement (numpy default_rng({SEED})) "
+                                f"from the {run['dataset']} {run['split']} split")
     report["wall_time_s"] = wall
-    report["command"] = " ".join(["gem-evaluate", f"samples=<{name} {run['split']} first {run['n']}>",
+    report["command"] = " ".join(["gem-evaluate", f"samples=<{run['n']} random {name} {run['split']} SMILES>",
                                   *cmd[2:4 + 0], f"protocol={run['protocol']}", *extra])
     (RESULTS / f"eval_{name}_{run['protocol']}.json").write_text(json.dumps(report, indent=1) + "\n")
     text = md.read_text().replace(str(samples), report["samples_source"])

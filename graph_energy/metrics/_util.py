@@ -20,7 +20,7 @@ __all__ = ["parse_smiles", "canonical", "cache_dir", "smiles_key", "cached_npz",
 
 log = logging.getLogger(__name__)
 
-# Work below this size runs in-process: starting a spawned pool costs ~1-2 s of imports.
+# Work below this size runs in-process: a worker pool does not pay for itself.
 PARALLEL_MIN_ITEMS = 4000
 
 
@@ -82,6 +82,9 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; cache files are ordinary files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -139,12 +142,20 @@ def _default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, int(os.environ.get("GEM_EVAL_JOBS", "2"))))
 
 
+def _pool_context():
+    # fork: workers start instantly and need no ``if __name__ == "__main__"`` guard in user scripts;
+    # they only run RDKit/EDeN/NumPy code (never torch), which is fork-safe. Spawn elsewhere.
+    if "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
 def parallel_map(fn: Callable[[Sequence], list], items: Sequence, n_jobs: int | None = None,
                  chunk_size: int = 1000, progress: bool = False, desc: str = "") -> list:
     """``fn`` applied to consecutive chunks of ``items`` (``fn`` maps a chunk to a list), concatenated.
 
     Runs in ``n_jobs`` spawned processes when the input is large enough to pay for the start-up
-    (``fn`` must then be a module-level function); results keep the input order.
+    (``fn`` must be picklable: a module-level function or a ``partial`` of one); results keep the input order.
     """
     n_jobs = _default_jobs() if n_jobs is None else max(1, int(n_jobs))
     parts = chunks(items, chunk_size)
@@ -161,7 +172,7 @@ def parallel_map(fn: Callable[[Sequence], list], items: Sequence, n_jobs: int | 
                 if bar is not None:
                     bar.update(len(part))
         else:
-            with mp.get_context("spawn").Pool(n_jobs) as pool:
+            with _pool_context().Pool(n_jobs) as pool:
                 for part, res in zip(parts, pool.imap(fn, parts)):
                     out.extend(res)
                     if bar is not None:

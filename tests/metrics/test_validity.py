@@ -56,3 +56,13 @@ def test_edge_cases():
 def test_kekule_and_aromatic_forms_are_the_same_molecule():
     a, b = valid_canonical(["C1=CC=CC=C1", "c1ccccc1"], "strict")
     assert a == b
+
+
+def test_parallel_matches_serial(monkeypatch):
+    from graph_energy.metrics import _util
+
+    serial = valid_canonical_all(GEN * 3, n_jobs=1)
+    monkeypatch.setattr(_util, "PARALLEL_MIN_ITEMS", 0)
+    parallel = _util.parallel_map(lambda c: c, list(range(7)), n_jobs=1, chunk_size=2)  # order kept
+    assert parallel == list(range(7))
+    assert valid_canonical_all(GEN * 3, n_jobs=2) == serial
