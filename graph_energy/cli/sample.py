@@ -62,10 +62,32 @@ def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = Tr
     elif loaded.extras.get("calibration"):
         calibration = Calibration.from_dict(loaded.extras["calibration"])
     sampler = build_sampler(sampler_cfg, calibration)
+    if sampler.switch.energy and calibration is None and cfg.get("auto_calibrate"):
+        calibration = auto_calibration(loaded, int(cfg.get("calibration_graphs", 1000)))
+        sampler.switch.calibration = calibration
     if warn and sampler.switch.energy and calibration is None:
         log.warning("sampler uses the energy switch but %s has no calibration; run gem-calibrate ckpt=%s "
                     "(chains now switch on arrival or at the step cap)", ckpt, ckpt)
     return loaded, sampler, ckpt
+
+
+def auto_calibration(loaded, num_graphs: int):
+    """Thresholds from the checkpoint's dataset (validation split), or ``None`` if it cannot be loaded."""
+    from graph_energy.cli.calibrate import held_out_graphs
+    from graph_energy.samplers import calibrate_thresholds
+
+    ds = loaded.config.get("dataset")
+    if not ds:
+        return None
+    try:
+        graphs = held_out_graphs(ds, loaded.spec, "val", num_graphs)
+        cal = calibrate_thresholds(loaded.model, graphs, 0.5)
+    except (ValueError, FileNotFoundError, ImportError, OSError) as err:
+        log.warning("could not calibrate the energy switch from the dataset (%s)", err)
+        return None
+    log.info("energy switch calibrated on %d validation graphs (median per size); run gem-calibrate to store it",
+             sum(cal.counts.values()))
+    return cal
 
 
 def write_outputs(out: Path, result, summary: dict) -> None:
