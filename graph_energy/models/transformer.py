@@ -10,8 +10,8 @@ Architecture (pre-norm residual blocks; ``hx``/``he``/``hy`` node/edge/global wi
   head; a masked softmax over keys aggregates values with a batched matmul (no 5-D broadcasts);
 * edge update from the scores ``e += W s``, node update from the attention output, both FiLM-ed by
   the global vector; feed-forward blocks for nodes and edges;
-* global update ``y += MLP([y, pool(x), pool(e)])`` with masked mean/min/max/std over real nodes and
-  real off-diagonal pairs, so padding never changes an output;
+* global update ``y += MLP([y, pool(x), pool(e)])`` with masked mean/soft-min/soft-max/std over real
+  nodes and real off-diagonal pairs (:func:`masked_stats`), so padding never changes an output;
 * head: MLP on ``[Σ_i x_i, Σ_{i≠j} e_ij, y]`` (masked sums scaled by ``1/max_nodes``) → one scalar.
 
 Pair tensors keep the edge width ``he`` (not ``hx``): the ``N²`` part of the network is where the
@@ -30,6 +30,7 @@ from torch.utils.checkpoint import checkpoint
 from graph_energy.data.dense import DenseGraph, pair_mask
 from graph_energy.data.spec import MolecularSpec
 from graph_energy.models.features import StructuralFeatures
+from graph_energy.models.ops import SiLU
 
 __all__ = ["GraphTransformerEnergy", "EnergyLayer", "masked_stats"]
 
@@ -38,26 +39,35 @@ _AUTOCAST = {None: None, "none": None, "bf16": torch.bfloat16, "bfloat16": torch
 
 
 def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.SiLU(), nn.Linear(d_hidden, d_out))
+    return nn.Sequential(nn.Linear(d_in, d_hidden), SiLU(), nn.Linear(d_hidden, d_out))
 
 
-def masked_stats(t: Tensor, mask: Tensor, count: Tensor) -> Tensor:
-    """Mean, min, max and std of ``t (B, M, C)`` over the entries with ``mask (B, M)`` true.
+def masked_stats(t: Tensor, mask: Tensor, count: Tensor, tau: float = 1.0) -> Tensor:
+    """Mean, soft-min, soft-max and std of ``t (B, M, C)`` over the entries with ``mask (B, M)`` true.
 
     ``count (B, 1)`` is ``mask.sum(-1, keepdim=True)`` (passed in to share it). Empty sets give
     zeros (std ``√1e-6``). Returns ``(B, 4C)``.
+
+    Max and min are the smooth ``±τ·logsumexp(±t/τ) ∓ τ·log(count)`` (between the mean and the hard
+    max/min, within ``τ·log(count)`` of the latter): one-hot inputs make symmetric atoms tie exactly, and at a tie a hard max has no
+    unique gradient (eager and compiled kernels pick different subgradients); the smooth version
+    has one. Sums are batched matmuls with the mask as weights; masked entries get a finite
+    ``∓1e4`` bias (finite so that empty sets stay NaN-free in the backward pass).
     """
-    m = mask[..., None].to(t.dtype)
+    w = mask.to(t.dtype).unsqueeze(1)                                   # (B, 1, M)
     denom = count.clamp_min(1.0)
-    mean = (t * m).sum(1) / denom
-    var = (((t - mean[:, None]) ** 2) * m).sum(1) / denom
+    mean = (w @ t).squeeze(1) / denom
+    centred = t - mean.unsqueeze(1)
+    var = (w @ (centred * centred)).squeeze(1) / denom
     std = torch.sqrt(var + 1e-6)
-    empty = (count == 0)
-    tmax = t.masked_fill(~mask[..., None], float("-inf")).amax(1)
-    tmin = t.masked_fill(~mask[..., None], float("inf")).amin(1)
-    tmax = torch.where(empty, torch.zeros_like(tmax), tmax)
-    tmin = torch.where(empty, torch.zeros_like(tmin), tmin)
-    return torch.cat([mean, tmin, tmax, std], -1)
+    bias = ((1.0 - w) * 1e4).transpose(1, 2)                           # (B, M, 1)
+    log_n = tau * torch.log(denom)
+    soft_max = tau * torch.logsumexp((t - bias) / tau, dim=1) - log_n
+    soft_min = -tau * torch.logsumexp((-t - bias) / tau, dim=1) + log_n
+    empty = count == 0
+    soft_max = torch.where(empty, 0.0, soft_max)
+    soft_min = torch.where(empty, 0.0, soft_min)
+    return torch.cat([mean, soft_min, soft_max, std], -1)
 
 
 class EnergyLayer(nn.Module):
@@ -70,7 +80,11 @@ class EnergyLayer(nn.Module):
         self.scale = 1.0 / math.sqrt(he // n_heads)
         self.ln_x, self.ln_e, self.ln_y = nn.LayerNorm(hx), nn.LayerNorm(he), nn.LayerNorm(hy)
         self.qkv = nn.Linear(hx, 2 * he + hx)            # fused q, k (edge width) and v (node width)
-        self.e_film = nn.Linear(he, 2 * he)              # multiplicative and additive score modulation
+        # multiplicative and additive score modulation (two layers: a split would cost a cat in backward)
+        self.e_mul, self.e_add = nn.Linear(he, he), nn.Linear(he, he)
+        # sums the channels of each head with one matmul: (he, H) block indicator
+        self.register_buffer("head_sum", torch.repeat_interleave(torch.eye(n_heads), he // n_heads, 0),
+                             persistent=False)
         self.y_film = nn.Linear(hy, 2 * hx + 2 * he)     # global FiLM of the node and edge updates
         self.x_out, self.e_out = nn.Linear(hx, hx), nn.Linear(he, he)
         self.ln_x2, self.ln_e2 = nn.LayerNorm(hx), nn.LayerNorm(he)
@@ -78,15 +92,17 @@ class EnergyLayer(nn.Module):
         self.ff_y = _mlp(hy + 4 * hx + 4 * he, ff_y, hy)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
-    def forward(self, x: Tensor, e: Tensor, y: Tensor, node_mask: Tensor, pmask: Tensor,
+    def forward(self, x: Tensor, e: Tensor, y: Tensor, node_mask: Tensor, pmask: Tensor, key_bias: Tensor,
                 n_nodes: Tensor, n_pairs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``key_bias (B,1,N,1)`` is 0 on real and ``-1e4`` on padding keys; ``n_nodes``/``n_pairs``
+        ``(B,1)`` count real nodes and real off-diagonal pairs."""
         B, N, _ = x.shape
         H, he, hx = self.n_heads, self.he, self.hx
         q, k, v = self.qkv(self.ln_x(x)).split([he, he, hx], -1)
-        mul, add = self.e_film(self.ln_e(e)).chunk(2, -1)
-        s = torch.addcmul(add, (q * self.scale)[:, :, None] * k[:, None], 1.0 + mul)   # (B,N,N,he)
-        logits = s.view(B, N, N, H, he // H).sum(-1)                                   # (B,N,N,H)
-        logits = logits.masked_fill(~node_mask[:, None, :, None], -1e4)
+        eh = self.ln_e(e)
+        s = torch.addcmul(self.e_add(eh), (q * self.scale)[:, :, None] * k[:, None], 1.0 + self.e_mul(eh))
+        logits = s @ self.head_sum.to(s.dtype)                                         # (B,N,N,H)
+        logits = logits + key_bias                                                       # mask keys
         attn = logits.softmax(dim=2).permute(0, 3, 1, 2)                               # (B,H,N,N)
         vh = v.view(B, N, H, hx // H).transpose(1, 2)                                  # (B,H,N,dv)
         agg = (attn @ vh).transpose(1, 2).reshape(B, N, hx)
@@ -189,15 +205,17 @@ class GraphTransformerEnergy(nn.Module):
         nm = node_mask.to(dtype)
         n_nodes = nm.sum(-1, keepdim=True)
         n_pairs = n_nodes * (n_nodes - 1)
+        # finite (not -inf) so that padding queries, whose keys are all masked, stay finite
+        key_bias = ((nm - 1.0) * 1e4)[:, None, :, None]
         x = self.in_x(torch.cat([x_in, f_node], -1))
         e = self.in_e(torch.cat([e_in, f_pair], -1) if f_pair.shape[-1] else e_in)
         e = 0.5 * (e + e.transpose(1, 2))
         y = self.in_y(f_glob)
         for layer in self.layers:
             if self.checkpoint_layers and torch.is_grad_enabled():
-                x, e, y = checkpoint(layer, x, e, y, node_mask, pmask, n_nodes, n_pairs, use_reentrant=False)
+                x, e, y = checkpoint(layer, x, e, y, node_mask, pmask, key_bias, n_nodes, n_pairs, use_reentrant=False)
             else:
-                x, e, y = layer(x, e, y, node_mask, pmask, n_nodes, n_pairs)
+                x, e, y = layer(x, e, y, node_mask, pmask, key_bias, n_nodes, n_pairs)
         sx = (self.out_x(x) * nm[..., None]).sum(1)
         se = (self.out_e(e) * pmask[..., None].to(e.dtype)).sum((1, 2))
         h = torch.cat([sx / self.max_nodes, se / self.max_nodes, self.out_y(y)], -1)
