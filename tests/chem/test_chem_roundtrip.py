@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdkit import Chem
 
 from graph_energy.chem import (
     ConversionError,
+    assemble_mol,
     canonical_smiles,
     dense_to_smiles,
     encode_smiles,
@@ -14,7 +17,7 @@ from graph_energy.chem import (
     mol_to_graph,
     smiles_to_graph,
 )
-from graph_energy.data import MolecularSpec
+from graph_energy.data import AtomType, MolecularSpec
 
 CHARGED = [
     "C[N+](=O)[O-]",                # nitromethane
@@ -109,3 +112,28 @@ def test_dense_to_smiles_batch():
     x = np.array([spec.atom_types.index("C"), spec.atom_types.index("F")])
     e = np.array([[0, 2], [2, 0]])  # C=F
     assert graph_to_mol(x, e, spec) is None
+
+
+
+def _random_valid_smiles(draw, n_atoms):
+    """A random tree-shaped molecule (C, N, O, F, N+, O-; single/double bonds), or None if it does not sanitise."""
+    names = [draw(st.sampled_from(["C", "N", "O", "F", "N+", "O-"])) for _ in range(n_atoms)]
+    bonds = [(draw(st.integers(0, i - 1)), i, draw(st.sampled_from(["single", "double"]))) for i in range(1, n_atoms)]
+    mol = assemble_mol([(AtomType.parse(a).symbol, AtomType.parse(a).charge) for a in names], bonds)
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception:  # noqa: BLE001 - RDKit raises assorted sanitisation errors
+        return None
+    return Chem.MolToSmiles(mol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(1, 9))
+def test_random_molecules_round_trip(data, n_atoms):
+    smiles = _random_valid_smiles(data.draw, n_atoms)
+    if smiles is None:
+        return
+    tok = encode_smiles(smiles, kekulize=True)  # raises ConversionError on any mismatch
+    assert tok.smiles == canonical_smiles(smiles)
+    g = smiles_to_graph(smiles, SPECS[True])
+    assert canonical_smiles(graph_to_mol(g.x, g.e, SPECS[True])) == tok.smiles
