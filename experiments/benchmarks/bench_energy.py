@@ -8,8 +8,9 @@ For each model preset and each case (QM9 size: 9 nodes; MOSES size: 27 nodes) it
 
 for our :class:`GraphTransformerEnergy` (structural features included) and for the yardstick's bare
 dense transformer at the same depth and widths (imported from ``--anchor``, never copied), both in
-wall-clock time and in process CPU time (robust on a shared machine), interleaved over ``--rounds``
-(best round kept). Memory: on CUDA the peak allocated memory; on CPU the bytes of tensors autograd
+wall-clock time and in process CPU time (robust on a shared machine; use ``--threads 1`` there, as
+idle OpenMP threads spin and count as CPU time), interleaved over ``--rounds`` (best round kept;
+``--iters`` is multiplied by 20/5/2 for tiny/small/base). Memory: on CUDA the peak allocated memory; on CPU the bytes of tensors autograd
 saves during one train step (deduplicated by storage), a machine-independent activation footprint.
 
 Batches default to 512 (QM9) / 128 (MOSES) on a GPU and to the yardstick's CPU batches 64 / 16 on
@@ -42,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "graph_energy" / "conf" / "model"
 CASES = {"qm9": (9, 512, 64), "moses": (27, 128, 16)}  # nodes, GPU batch, CPU batch
 ATOMS = ("C", "N", "O", "F", "S", "Cl", "Br", "N+")     # 8 node classes, 5 edge classes: as the yardstick
+ITER_SCALE = {"tiny": 20, "small": 5, "base": 2}         # more timed steps for the fast presets
 
 
 def load_anchor(path: Path) -> types.ModuleType:
@@ -139,6 +141,7 @@ def bench_case(anchor, preset: str, case: str, b: int, dev: torch.device, iters:
     n = CASES[case][0]
     cfg = yaml.safe_load((CONF / f"{preset}.yaml").read_text())
     L, dx, de = cfg["n_layers"], cfg["hidden_x"], cfg["hidden_e"]
+    iters = iters * ITER_SCALE.get(preset, 1)
     model, train, sample, fg = our_steps(cfg, b, n, dev, anchor)
     best: dict[str, float] = {}
 
@@ -161,7 +164,7 @@ def bench_case(anchor, preset: str, case: str, b: int, dev: torch.device, iters:
             best[f"anchor_sample_{tag}"] = max(best.get(f"anchor_sample_{tag}", 0.0), r["sample_graphs_per_s"])
             if "peak_mem_GB" in r:
                 best["anchor_train_peak_GB"] = r["peak_mem_GB"]
-    row = {"preset": preset, "case": case, "batch": b, "nodes": n, "layers": L, "dx": dx, "de": de,
+    row = {"preset": preset, "case": case, "batch": b, "nodes": n, "layers": L, "dx": dx, "de": de, "iters": iters,
            "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2)}
     row.update({k: round(v, 1) if isinstance(v, float) and "GB" not in k else v for k, v in best.items()})
     if dev.type == "cpu":

@@ -49,9 +49,9 @@ def masked_stats(t: Tensor, mask: Tensor, count: Tensor, tau: float = 1.0) -> Te
     zeros (std ``√1e-6``). Returns ``(B, 4C)``.
 
     Max and min are the smooth ``±τ·logsumexp(±t/τ) ∓ τ·log(count)`` (between the mean and the hard
-    max/min, within ``τ·log(count)`` of the latter): one-hot inputs make symmetric atoms tie exactly, and at a tie a hard max has no
-    unique gradient (eager and compiled kernels pick different subgradients); the smooth version
-    has one. Sums are batched matmuls with the mask as weights; masked entries get a finite
+    max/min, within ``τ·log(count)`` of the latter): one-hot inputs make symmetric atoms tie
+    exactly, and at a tie a hard max has no unique gradient (eager and compiled kernels pick
+    different subgradients); the smooth version has one. Sums are batched matmuls with the mask as weights; masked entries get a finite
     ``∓1e4`` bias (finite so that empty sets stay NaN-free in the backward pass).
     """
     w = mask.to(t.dtype).unsqueeze(1)                                   # (B, 1, M)
@@ -60,10 +60,11 @@ def masked_stats(t: Tensor, mask: Tensor, count: Tensor, tau: float = 1.0) -> Te
     centred = t - mean.unsqueeze(1)
     var = (w @ (centred * centred)).squeeze(1) / denom
     std = torch.sqrt(var + 1e-6)
-    bias = ((1.0 - w) * 1e4).transpose(1, 2)                           # (B, M, 1)
-    log_n = tau * torch.log(denom)
-    soft_max = tau * torch.logsumexp((t - bias) / tau, dim=1) - log_n
-    soft_min = -tau * torch.logsumexp((-t - bias) / tau, dim=1) + log_n
+    bias = ((1.0 - w) * (1e4 / tau)).transpose(1, 2)                   # (B, M, 1)
+    t_tau = t if tau == 1.0 else t / tau
+    log_n = torch.log(denom)
+    soft_max = tau * (torch.logsumexp(t_tau - bias, dim=1) - log_n)
+    soft_min = -tau * (torch.logsumexp(-bias - t_tau, dim=1) - log_n)
     empty = count == 0
     soft_max = torch.where(empty, 0.0, soft_max)
     soft_min = torch.where(empty, 0.0, soft_min)
@@ -129,7 +130,8 @@ class GraphTransformerEnergy(nn.Module):
         dropout: dropout rate inside the blocks (0 by default: the gradient field should be smooth).
         compile: ``torch.compile`` the dense forward; used in eval mode only (compiled graphs do not
             support the double backward the training loss needs).
-        autocast: ``"bf16"``/``"fp16"`` autocast for the forward on CUDA (ignored on CPU).
+        autocast: ``"bf16"``/``"fp16"`` autocast for the blocks (meant for CUDA; CPU supports bf16 but
+            is rarely faster); pooling and head stay in the input precision.
         allow_tf32: TF32 matmuls during the forward on CUDA.
         checkpoint_layers: memory-light mode, recompute each block in the backward pass.
 
@@ -190,11 +192,10 @@ class GraphTransformerEnergy(nn.Module):
 
     def _speed_context(self, device: torch.device):
         stack = contextlib.ExitStack()
-        if device.type == "cuda":
-            if self.autocast_dtype is not None:
-                stack.enter_context(torch.autocast("cuda", dtype=self.autocast_dtype))
-            if self.allow_tf32:
-                stack.enter_context(_tf32())
+        if self.autocast_dtype is not None:
+            stack.enter_context(torch.autocast(device.type, dtype=self.autocast_dtype))
+        if device.type == "cuda" and self.allow_tf32:
+            stack.enter_context(_tf32())
         return stack
 
     def _dense_forward(self, x_in: Tensor, e_in: Tensor, node_mask: Tensor, f_node: Tensor, f_pair: Tensor,
@@ -216,10 +217,14 @@ class GraphTransformerEnergy(nn.Module):
                 x, e, y = checkpoint(layer, x, e, y, node_mask, pmask, key_bias, n_nodes, n_pairs, use_reentrant=False)
             else:
                 x, e, y = layer(x, e, y, node_mask, pmask, key_bias, n_nodes, n_pairs)
-        sx = (self.out_x(x) * nm[..., None]).sum(1)
-        se = (self.out_e(e) * pmask[..., None].to(e.dtype)).sum((1, 2))
-        h = torch.cat([sx / self.max_nodes, se / self.max_nodes, self.out_y(y)], -1)
-        return self.head(h).squeeze(-1)
+        # pooling and head in the input precision even under autocast: energy differences feed the
+        # Metropolis-Hastings acceptance, where bf16 rounding would be visible
+        with torch.autocast(x.device.type, enabled=False):
+            x, e, y = x.to(dtype), e.to(dtype), y.to(dtype)
+            sx = (self.out_x(x) * nm[..., None]).sum(1)
+            se = (self.out_e(e) * pmask[..., None].to(dtype)).sum((1, 2))
+            h = torch.cat([sx / self.max_nodes, se / self.max_nodes, self.out_y(y)], -1)
+            return self.head(h).squeeze(-1)
 
     def extra_repr(self) -> str:
         n = sum(p.numel() for p in self.parameters())

@@ -121,3 +121,32 @@ def test_bad_arguments(spec):
     g = random_graph(spec, [3], 4, dtype=torch.float32)
     with pytest.raises(ValueError, match="atom"):
         model(DenseGraph(g.x[..., :3], g.e, g.node_mask))
+
+
+def test_bf16_autocast_close_to_fp32(spec):
+    torch.manual_seed(3)
+    ref = GraphTransformerEnergy(spec, **TINY)
+    fast = GraphTransformerEnergy(spec, **TINY, autocast="bf16")
+    fast.load_state_dict(ref.state_dict())
+    g = random_graph(spec, [9, 5, 7], 9, seed=10, dtype=torch.float32)
+    a, b = energy_and_grad(ref, g), energy_and_grad(fast, g)
+    assert b.energy.dtype == torch.float32 and b.grad_x.dtype == torch.float32
+    scale = a.energy.abs().max().clamp_min(1.0)
+    assert (a.energy - b.energy).abs().max() / scale < 5e-2
+    cos = F.cosine_similarity(a.grad_e.flatten(), b.grad_e.flatten(), dim=0)
+    assert cos > 0.98
+
+
+@pytest.mark.slow
+def test_compiled_forward_matches_eager(spec):
+    """``compile=True`` (eval mode) gives the same energies and gradients as eager execution."""
+    torch.manual_seed(4)
+    eager = GraphTransformerEnergy(spec, **TINY).eval()
+    compiled = GraphTransformerEnergy(spec, **TINY, compile=True).eval()
+    compiled.load_state_dict(eager.state_dict())
+    for sizes, n in (([9, 5, 12], 12), ([3, 7], 9)):
+        g = random_graph(spec, sizes, n, seed=11, dtype=torch.float32)
+        a, b = energy_and_grad(eager, g), energy_and_grad(compiled, g)
+        torch.testing.assert_close(b.energy, a.energy, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(b.grad_x, a.grad_x, rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(b.grad_e, a.grad_e, rtol=1e-3, atol=1e-5)
