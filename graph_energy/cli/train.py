@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from graph_energy.training import (
     TrainConfig,
@@ -56,13 +56,23 @@ def build_parts(cfg: DictConfig, data) -> dict:
     from graph_energy.models import build_energy_model
 
     model = build_energy_model(OmegaConf.to_container(cfg.model, resolve=True), data.spec)
-    objective = TransportObjective(
-        noise=instantiate(cfg.noise, _partial_=True)(spec=data.spec, stats=data.stats),
-        coupling=instantiate(cfg.coupling),
-        loss=instantiate(cfg.loss),
-    )
+    noise = instantiate(cfg.noise, _partial_=True)(spec=data.spec, stats=data.stats)
+    objective = TransportObjective(noise=noise, coupling=instantiate(cfg.coupling), loss=instantiate(cfg.loss))
+    if cfg.get("finetune"):  # phase 2: the transport objective inside the contrastive one
+        objective = instantiate(cfg.finetune)(transport=objective, noise=noise, spec=data.spec)
     return {"model": model, "objective": objective, "optimizer_factory": instantiate(cfg.optim.optimizer),
             "schedule": instantiate(cfg.optim.schedule)}
+
+
+def _take_model_config(cfg: DictConfig, path: Path) -> None:
+    """``train.init_from``: the network must be the checkpoint's, whatever ``model=`` says."""
+    from graph_energy.training import load_checkpoint
+
+    model_cfg = load_checkpoint(path).config.get("model")
+    if model_cfg and OmegaConf.to_container(cfg.model, resolve=True) != model_cfg:
+        log.info("train.init_from: using the model config stored in %s", path)
+        with open_dict(cfg):
+            cfg.model = OmegaConf.create(model_cfg)
 
 
 def _train_config(cfg: DictConfig) -> TrainConfig:
@@ -83,14 +93,25 @@ def train(cfg: DictConfig) -> TrainResult:
         np.random.seed(seed % 2**32)
         random.seed(seed)
         data = _load_data(cfg, dist_info)
+        init_from = cfg.train.get("init_from")
+        if init_from:
+            _take_model_config(cfg, Path(str(init_from)).expanduser().absolute())
         parts = build_parts(cfg, data)
+        extras = {}
+        if init_from:
+            from graph_energy.training.warm_start import load_initial_weights
+
+            ck = load_initial_weights(parts["model"], Path(str(init_from)).expanduser().absolute(),
+                                      data.spec.to_dict(), map_location=dist_info.device)
+            extras = {"init_from": str(ck.path), "init_step": ck.step}
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved["train"]["run_dir"] = str(run_dir)
         trainer = Trainer(
             parts["model"], parts["objective"], parts["optimizer_factory"], parts["schedule"],
             data.train, data.val, data.spec.num_atom_types, data.spec.num_bond_types, _train_config(cfg),
             run_dir, tracker=instantiate(cfg.tracker) if dist_info.is_main else None, dist=dist_info,
-            checkpoint_meta={"config": resolved, "spec": data.spec.to_dict(), "stats": data.stats.to_dict()},
+            checkpoint_meta={"config": resolved, "spec": data.spec.to_dict(), "stats": data.stats.to_dict(),
+                             "extras": extras},
         )
         n_params = sum(p.numel() for p in trainer.model.parameters())
         log.info("model: %s parameters; train %d / val %d graphs; global batch %d; %d steps/epoch",

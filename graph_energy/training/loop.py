@@ -109,7 +109,8 @@ class _StopFlag:
 class Trainer:
     """Fits an energy model with an objective ``objective(model, x_1, generator) -> LossOutput``.
 
-    An objective with a ``set_step(step)`` method is told the optimisation step before each update.
+    An objective with a ``set_step(step)`` method is told the optimisation step before each update; one
+    with a ``validation_objective`` attribute is validated with that objective instead.
 
     Args:
         model: the energy network (unwrapped; DDP wrapping happens here when ``dist.enabled``).
@@ -269,6 +270,7 @@ class Trainer:
         order = torch.randperm(len(self.val_set), generator=make_generator(self.cfg.seed, 3))
         out: dict[str, float] = {}
         models = [("val/loss", self.model)] + ([("val/loss_ema", self.ema.module)] if self.ema else [])
+        objective = getattr(self.objective, "validation_objective", None) or self.objective
         for name, m in models:
             was = m.training
             m.eval()
@@ -279,7 +281,7 @@ class Trainer:
                     break
                 x_1 = densify(self.val_set, idx, self.dx, self.de, self.cfg.max_nodes).to(self.device)
                 with torch.enable_grad():
-                    res = self.objective(m, x_1, make_generator(self.cfg.seed, 4, i))
+                    res = objective(m, x_1, make_generator(self.cfg.seed, 4, i))
                 vals.append(float(res.loss.detach()))
             m.train(was)
             if vals:
