@@ -27,8 +27,13 @@ __all__ = ["main", "run", "held_out_graphs", "store_in_checkpoint"]
 log = logging.getLogger("graph_energy.calibrate")
 
 
-def held_out_graphs(dataset_cfg: dict, spec, split: str, num_graphs: int, batch_size: int = 256):
-    """Dense batches of the first ``num_graphs`` graphs of a split (padded to ``spec.max_nodes``)."""
+def held_out_graphs(dataset_cfg: dict, spec, split: str, num_graphs: int, batch_size: int = 256, seed: int = 0):
+    """Dense batches of ``num_graphs`` graphs drawn at random (seeded) from a split.
+
+    A random subset, not the first graphs: stored splits may be ordered (e.g. by size), and every
+    node count needs its own share of graphs.
+    """
+    import torch
     from torch_geometric.loader import DataLoader
 
     from graph_energy.data import load_dataset
@@ -38,7 +43,8 @@ def held_out_graphs(dataset_cfg: dict, spec, split: str, num_graphs: int, batch_
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test; got {split!r}")
     ds = getattr(data, split)
-    ds = ds[: min(int(num_graphs), len(ds))]
+    pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(int(seed)))[: min(int(num_graphs), len(ds))]
+    ds = ds[pick.sort().values]
     for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
         yield DenseGraph.from_pyg(batch, spec.num_atom_types, spec.num_bond_types)
 
