@@ -27,26 +27,11 @@ __all__ = ["main", "run", "held_out_graphs", "store_in_checkpoint"]
 log = logging.getLogger("graph_energy.calibrate")
 
 
-def held_out_graphs(dataset_cfg: dict, spec, split: str, num_graphs: int, batch_size: int = 256, seed: int = 0):
-    """Dense batches of ``num_graphs`` graphs drawn at random (seeded) from a split.
+def held_out_graphs(*args, **kwargs):
+    """See :func:`graph_energy.samplers.switch.held_out_graphs` (kept importable from here)."""
+    from graph_energy.samplers.switch import held_out_graphs as impl
 
-    A random subset, not the first graphs: stored splits may be ordered (e.g. by size), and every
-    node count needs its own share of graphs.
-    """
-    import torch
-    from torch_geometric.loader import DataLoader
-
-    from graph_energy.data import load_dataset
-    from graph_energy.data.dense import DenseGraph
-
-    data = load_dataset(dataset_cfg)
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"split must be train, val or test; got {split!r}")
-    ds = getattr(data, split)
-    pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(int(seed)))[: min(int(num_graphs), len(ds))]
-    ds = ds[pick.sort().values]
-    for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
-        yield DenseGraph.from_pyg(batch, spec.num_atom_types, spec.num_bond_types)
+    return impl(*args, **kwargs)
 
 
 def store_in_checkpoint(path: Path, calibration: dict, sampler_cfg: dict | None) -> None:
