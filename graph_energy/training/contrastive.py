@@ -91,7 +91,7 @@ class ReplayBuffer:
             return
         lab = graphs.detach().to(torch.device("cpu")).to_labels()
         self.dims = (graphs.num_node_classes, graphs.num_edge_classes)
-        x, e, m = lab.x, lab.e, lab.node_mask
+        x, e, m = lab.x[-self.capacity:], lab.e[-self.capacity:], lab.node_mask[-self.capacity:]
         if self.x is None:
             self.x, self.e, self.mask = x[:0], e[:0], m[:0]
         n = max(self.x.shape[1], x.shape[1])

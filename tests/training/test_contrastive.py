@@ -177,7 +177,11 @@ def test_replay_buffer_feeds_later_batches():
     assert second.graphs.batch_size == 8
     drawn = buf.draw(5, torch.Generator().manual_seed(2)).validate()
     assert drawn.batch_size == 5
-    # a buffer of bigger graphs pads; an empty or disabled buffer is never drawn from
+    # more graphs than the capacity at once; a disabled buffer stores nothing
+    tiny = ReplayBuffer(capacity=3)
+    tiny.add(chain_data(5), torch.Generator())
+    tiny.add(chain_data(4), torch.Generator())
+    assert len(tiny) == 3
     off = ReplayBuffer(0)
     off.add(chain_data(3), torch.Generator())
     assert len(off) == 0 and not off.enabled
