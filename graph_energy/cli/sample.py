@@ -1,12 +1,17 @@
 """``gem-sample``: draw molecules from a checkpoint and print one JSON summary line.
 
+    gem-sample                                   # 1,000 molecules from the bundled QM9 model into samples/
     gem-sample ckpt=runs/train/<run>/checkpoints/last.pt num_samples=1000 out=samples/
     gem-sample ckpt=... sampler=paper            # the paper protocol (225 transport + 1000 MH steps)
     gem-sample ckpt=... num_nodes=12             # fixed size; num_nodes=[10,15] for a range
     gem-sample ckpt=... sampler_file=calib/sampler.yaml calibration=calib/calibration.json
 
 Writes ``<out>/samples.smi`` (one SMILES per line, empty for invalid graphs), ``<out>/samples.csv``
-(per-sample energy, steps per phase, switch step and reason, validity) and ``<out>/summary.json``.
+(per-sample energy, steps per phase, switch step and reason, validity), ``<out>/summary.json`` and
+``<out>/samples.png`` (a grid of the first ``grid`` valid molecules; ``grid=0`` skips it). Then the
+samples are evaluated under ``eval_protocol`` against the checkpoint's dataset (``metrics=basic`` skips FCD
+and NSPDK, ``metrics=none`` skips the evaluation): the table goes to stderr and ``<out>/metrics.md``,
+the headline numbers into the JSON line. ``out=null`` writes no files.
 Errors in the input print one ``gem-sample: error:`` line on stderr and exit with status 2.
 """
 
@@ -24,9 +29,11 @@ log = logging.getLogger("graph_energy.sample")
 
 
 def default_checkpoint() -> Path:
-    """Path of the bundled default model (the seam for ``ckpt=null``)."""
-    raise ValueError("no bundled default model ships with this version; pass ckpt=<path to a checkpoint> "
-                     "(e.g. runs/train/<run>/checkpoints/last.pt from gem-train)")
+    """Path of the bundled default model (the seam for ``ckpt=null``); ``FileNotFoundError`` naming how to
+    train and bundle one when the package ships without it."""
+    from graph_energy.api import bundled_model_path
+
+    return bundled_model_path("qm9")
 
 
 def compose_config(overrides: list[str], config_name: str = "sample") -> dict:
@@ -118,9 +125,69 @@ def run(cfg: dict) -> dict:
                       sampler=sampler, device=cfg.get("device", "cpu"), progress=bool(cfg.get("progress", True)))
     summary = result.summary()
     summary.update(ckpt=str(ckpt), seed=int(cfg["seed"]))
-    if cfg.get("out"):
-        write_outputs(Path(cfg["out"]).expanduser(), result, summary)
+    out = Path(cfg["out"]).expanduser() if cfg.get("out") else None
+    if out is not None:
+        write_outputs(out, result, summary)
+        if int(cfg.get("grid") or 0) > 0:
+            save_grid(out / "samples.png", result, int(cfg["grid"]))
+    mode = str(cfg.get("metrics") or "none").lower()
+    if mode != "none":
+        headline = evaluate_samples(result.smiles, loaded.config.get("dataset"), str(cfg.get("eval_protocol", "digress")),
+                                    mode, out, cfg.get("n_jobs"))
+        if headline:
+            summary["metrics"] = headline
+            if out is not None:
+                (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def save_grid(path: Path, result, max_mols: int) -> None:
+    """PNG grid of the first valid samples (skipped with a warning where RDKit cannot draw)."""
+    from graph_energy.chem.draw import save_grid_image
+
+    try:
+        drawn = save_grid_image(result.smiles, path, max_mols=max_mols,
+                                legends=[f"E={float(e):.2f}" for e in result.energy])
+    except (ImportError, RuntimeError, OSError) as err:
+        log.warning("no molecule picture: %s", err)
+        return
+    if drawn:
+        log.info("%d molecules drawn in %s", drawn, path)
+
+
+_HEADLINE = ("validity", "uniqueness", "novelty", "vun", "fcd/test", "nspdk/test")
+
+
+def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path | None, n_jobs=None) -> dict:
+    """Evaluate under ``protocol`` against ``dataset`` (the checkpoint's); prints the table on stderr.
+
+    ``mode``: ``full`` (every metric of the protocol) or ``basic`` (validity, uniqueness, novelty).
+    Returns the headline metrics (empty when the dataset is unknown or cannot be loaded).
+    """
+    from dataclasses import replace
+
+    from graph_energy.metrics import Evaluator, Protocol
+
+    if mode not in ("full", "basic"):
+        raise ValueError(f"metrics={mode!r}: use full, basic or none")
+    if not dataset:
+        log.warning("the checkpoint records no dataset: no metrics (evaluate with gem-evaluate samples=...)")
+        return {}
+    proto = Protocol.from_name(protocol)
+    if mode == "basic":
+        proto = replace(proto, metrics=("basic",))
+    try:
+        evaluator = Evaluator.from_dataset(proto, dataset, n_jobs=n_jobs)
+        report = evaluator.evaluate(["" if s is None else s for s in smiles])
+    except (ValueError, FileNotFoundError, ImportError, OSError) as err:
+        log.warning("could not evaluate the samples against the dataset (%s); use gem-evaluate", err)
+        return {}
+    table = report.to_markdown()
+    print(table, file=sys.stderr)
+    if out is not None:
+        (out / "metrics.md").write_text(table)
+        (out / "metrics.json").write_text(report.to_json() + "\n")
+    return {k: report.metrics[k] for k in _HEADLINE if k in report.metrics}
 
 
 def main(argv: list[str] | None = None) -> int:

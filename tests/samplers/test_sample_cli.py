@@ -8,7 +8,8 @@ import torch
 
 SMILES = "CCO CC(=O)O c1ccccc1 CCN CC(C)O OCC(O)CO CC#N C1CCCCC1 CC(=O)N COC CCOC(C)=O c1ccncc1 CC(C)(C)O NCC(=O)O".split()
 TINY = dict(n_layers=1, hidden_x=8, hidden_e=4, hidden_y=4, n_heads=2, ff_x=8, ff_e=8, ff_y=8, rw_steps=2)
-FAST = ["sampler.transport.max_steps=4", "sampler.mixing.num_steps=3", "progress=false", "num_threads=1"]
+FAST = ["sampler.transport.max_steps=4", "sampler.mixing.num_steps=3", "progress=false", "num_threads=1",
+        "out=null", "metrics=none"]
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,11 @@ def test_gem_sample_writes_files_and_is_deterministic(ckpt, tmp_path, capsys):
     assert main([*args, "num_nodes=4", "sampler.mixing.num_steps=0"]) == 0
 
 
-def test_gem_sample_errors(ckpt, tmp_path, capsys):
+def test_gem_sample_errors(ckpt, tmp_path, capsys, monkeypatch):
+    from graph_energy import api
     from graph_energy.cli.sample import main
 
+    monkeypatch.setattr(api, "_ASSETS", tmp_path / "no_assets")  # as if no bundled model shipped
     assert main(["num_samples=2"]) == 2
     assert "ckpt=" in capsys.readouterr().err
     assert main([f"ckpt={tmp_path / 'missing.pt'}"]) == 2
@@ -82,4 +85,4 @@ def test_gem_calibrate_writes_sampler_and_calibration(ckpt, tmp_path, capsys):
         assert (out / f).is_file()
     assert load_checkpoint(ckpt).extras["calibration"]["quantile"] == 0.5
     assert sample([f"ckpt={ckpt}", "num_samples=2", f"sampler_file={out / 'sampler.yaml'}",
-                   f"calibration={out / 'calibration.json'}", "progress=false"]) == 0
+                   f"calibration={out / 'calibration.json'}", "progress=false", "out=null", "metrics=none"]) == 0
