@@ -83,3 +83,23 @@ def test_repeated_failures_stop_with_clear_message(smiles_file, tmp_path):
     tr = _trainer(smiles_file, tmp_path / "b", bad=set(range(1, 100)), max_steps=20)
     with pytest.raises(TrainingDivergedError, match="consecutive steps"):
         tr.fit()
+
+
+def test_only_tracking_imports_wandb_and_only_cli_imports_hydra():
+    import ast
+    from pathlib import Path
+
+    import graph_energy
+
+    root = Path(graph_energy.__file__).parent
+    bad = []
+    for f in root.rglob("*.py"):
+        rel = f.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for n in names:
+                top = n.split(".")[0]
+                if (top == "wandb" and rel != "tracking.py") or (top == "hydra" and not rel.startswith("cli/")):
+                    bad.append(f"{rel} imports {n}")
+    assert not bad, bad
