@@ -136,3 +136,27 @@ def test_sharded_batches_are_deterministic_and_partition_the_global_batch():
     with pytest.raises(ValueError, match="fewer than one global batch"):
         ShardedBatches(ds, 64)
     assert math.isfinite(float(b.x.sum()))
+
+
+def test_dataset_fast_path_equals_pyg_collation(smiles_file):
+    from graph_energy.data import load_dataset
+    from graph_energy.training.data import densify
+
+    data = load_dataset("smiles", path=str(smiles_file), workers=1)
+
+    class PlainView:  # hides the dataset's dense() fast path
+        def __init__(self, ds):
+            self.ds = ds
+
+        def __len__(self):
+            return len(self.ds)
+
+        def __getitem__(self, i):
+            return self.ds[i]
+
+    idx = torch.tensor([3, 0, 7, 5, 11])
+    dx, de = data.spec.num_atom_types, data.spec.num_bond_types
+    for max_nodes in (None, data.spec.max_nodes):
+        a = densify(data.train, idx, dx, de, max_nodes).validate()
+        b = densify(PlainView(data.train), idx, dx, de, max_nodes).validate()
+        assert torch.equal(a.x, b.x) and torch.equal(a.e, b.e) and torch.equal(a.node_mask, b.node_mask)
