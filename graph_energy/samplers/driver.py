@@ -74,7 +74,8 @@ def driver_step(state: ChainState, target: TargetEnergy, sampler: Sampler,
     labels = state.graph.to_labels()
     ev = state.eval
     in_t = state.phase == Phase.TRANSPORT
-    move = sampler.transport.step(labels, coordinate_deltas(labels, ev.grad_x, ev.grad_e), active=in_t)
+    move = sampler.transport.step(labels, coordinate_deltas(labels, ev.grad_x, ev.grad_e), active=in_t,
+                                  edits=state.edits)
     if sampler.switch.on_arrival:
         state.switch(in_t & move.arrived, SwitchReason.ARRIVED,
                      Phase.MIXING if sampler.mixing.num_steps > 0 else Phase.DONE)
@@ -99,6 +100,7 @@ def driver_step(state: ChainState, target: TargetEnergy, sampler: Sampler,
         old = GraphLabels(labels.x[idx], labels.e[idx], labels.node_mask[idx])
         log_q_rev[idx] = proposal_log_prob(rev, old).double()
         delta[idx] = new_ev.energy.double() - ev.energy[idx].double()
+        state.edits = sampler.transport.adapt(state.edits, in_t & (delta > 0))
 
     beta = sampler.mixing.beta_mh(state.mixing_steps)
     accepted, _ = mh_accept(delta, prop.log_q_forward, log_q_rev, beta, prop.noop, generator)
@@ -169,7 +171,8 @@ def sample(model, spec=None, num_nodes: Tensor | None = None, sampler: Sampler |
             noise = UniformNoise(spec.num_atom_types, spec.num_bond_types)
         initial = noise.sample(num_nodes, generator=generator)
     graph = DenseGraph(initial.x.to(dtype), initial.e.to(dtype), initial.node_mask)
-    state = ChainState.start(graph, target.evaluate(graph), sampler.switch.thresholds(graph.num_nodes))
+    state = ChainState.start(graph, target.evaluate(graph), sampler.switch.thresholds(graph.num_nodes),
+                             sampler.transport.edits_per_step)
     _after_transport(state, sampler)
     for cb in callbacks:
         cb(state)

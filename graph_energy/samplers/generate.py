@@ -62,7 +62,8 @@ def sampler_to_dict(sampler: Sampler) -> dict:
     t, m, s = sampler.transport, sampler.mixing, sampler.switch
     return {
         "_target_": target(sampler),
-        "transport": {"_target_": target(t), "edits_per_step": t.edits_per_step, "max_steps": t.max_steps},
+        "transport": {"_target_": target(t), "edits_per_step": t.edits_per_step, "max_steps": t.max_steps,
+                      "adaptive": t.adaptive},
         "switch": {"_target_": target(s), "energy": s.energy, "on_arrival": s.on_arrival, "margin": s.margin},
         "mixing": {"_target_": target(m), "num_steps": m.num_steps, "beta_prop": m.beta_prop,
                    "lambda_x": m.lambda_x, "lambda_e": m.lambda_e, "beta_mh": m.beta_mh.to_dict()},

@@ -36,6 +36,7 @@ class ChainState:
         accepted: ``(B,)`` long, accepted MH proposals (no-ops included).
         noops: ``(B,)`` long, MH proposals with ``x' = x``.
         evaluations: ``(B,)`` long, energy+gradient evaluations spent on the chain (initial one included).
+        edits: ``(B,)`` long, transport edits per step allowed for each chain (adapted by the kernel).
         step: driver steps taken so far.
     """
 
@@ -50,16 +51,17 @@ class ChainState:
     accepted: Tensor
     noops: Tensor
     evaluations: Tensor
+    edits: Tensor
     step: int = 0
 
     @classmethod
-    def start(cls, graph: DenseGraph, ev: TargetEval, threshold: Tensor) -> ChainState:
+    def start(cls, graph: DenseGraph, ev: TargetEval, threshold: Tensor, edits: int = 1) -> ChainState:
         B, dev = graph.batch_size, graph.x.device
 
         def zeros() -> Tensor:
             return torch.zeros(B, dtype=torch.long, device=dev)
         return cls(graph, ev, threshold, zeros(), zeros(), zeros(), zeros() - 1, zeros(), zeros(), zeros(),
-                   zeros() + 1)
+                   zeros() + 1, zeros() + int(edits))
 
     def switch(self, mask: Tensor, reason: int, next_phase: int) -> None:
         """Move the transport chains in ``mask`` to ``next_phase`` (mixing, or done if there is none)."""

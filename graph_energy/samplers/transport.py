@@ -47,25 +47,27 @@ def _best_per_coordinate(deltas: Deltas) -> tuple[Tensor, Tensor]:
             torch.cat([node_cls, edge_cls.reshape(B, N * N)], 1))
 
 
-def greedy_transport_step(labels: GraphLabels, deltas: Deltas, edits_per_step: int = 1,
+def greedy_transport_step(labels: GraphLabels, deltas: Deltas, edits_per_step: int | Tensor = 1,
                           active: Tensor | None = None) -> TransportMove:
     """Apply each active chain's ``edits_per_step`` best improving single edits.
 
     Args:
         labels: current labels (batch ``B``, ``N`` nodes).
         deltas: :func:`~graph_energy.samplers.moves.coordinate_deltas` at ``labels``.
-        edits_per_step: ``k``, the largest number of edits (on distinct coordinates) per chain.
+        edits_per_step: ``k``, the largest number of edits (on distinct coordinates) per chain; an int
+            or a ``(B,)`` long tensor (one ``k`` per chain).
         active: ``(B,)`` bool; inactive chains are returned unchanged.
     """
     B, N = labels.x.shape
     val, cls = _best_per_coordinate(deltas)
     arrived = ~(val < 0).any(1) if val.shape[1] else torch.ones(B, dtype=torch.bool, device=val.device)
-    k = min(int(edits_per_step), val.shape[1])
+    k_chain = torch.as_tensor(edits_per_step, device=val.device).long().expand(B)
+    k = min(int(k_chain.max()) if B else 0, val.shape[1])
     if k == 0:
         zero = torch.zeros(B, dtype=torch.long, device=labels.x.device)
         return TransportMove(labels, zero, zero.to(val.dtype), arrived)
     top_val, top_idx = torch.topk(val, k, dim=1, largest=False, sorted=True)
-    apply = top_val < 0
+    apply = (top_val < 0) & (torch.arange(k, device=val.device)[None, :] < k_chain[:, None])
     if active is not None:
         apply = apply & active[:, None]
     chosen = torch.zeros_like(val, dtype=torch.bool).scatter(1, top_idx, apply)
@@ -82,18 +84,31 @@ class GreedyTransport:
     Args:
         edits_per_step: ``k`` single edits per step (distinct coordinates); 1 = reference.
         max_steps: step cap of the phase (0 skips transport).
+        adaptive: halve a chain's ``k`` (down to 1) whenever its step raised the energy. Several
+            simultaneous first-order edits can overshoot on a sharply curved energy; a single edit
+            is the reference behaviour. No effect when ``k = 1``.
     """
 
-    def __init__(self, edits_per_step: int = 1, max_steps: int = 225) -> None:
+    def __init__(self, edits_per_step: int = 1, max_steps: int = 225, adaptive: bool = True) -> None:
         if int(edits_per_step) < 1:
             raise ValueError(f"edits_per_step must be >= 1, got {edits_per_step}")
         if int(max_steps) < 0:
             raise ValueError(f"max_steps must be >= 0, got {max_steps}")
         self.edits_per_step = int(edits_per_step)
         self.max_steps = int(max_steps)
+        self.adaptive = bool(adaptive)
 
-    def step(self, labels: GraphLabels, deltas: Deltas, active: Tensor | None = None) -> TransportMove:
-        return greedy_transport_step(labels, deltas, self.edits_per_step, active)
+    def step(self, labels: GraphLabels, deltas: Deltas, active: Tensor | None = None,
+             edits: Tensor | None = None) -> TransportMove:
+        """One step; ``edits`` ``(B,)`` overrides ``edits_per_step`` per chain."""
+        return greedy_transport_step(labels, deltas, self.edits_per_step if edits is None else edits, active)
+
+    def adapt(self, edits: Tensor, rose: Tensor) -> Tensor:
+        """Per-chain ``k`` after a step: halved (at least 1) where the energy rose, if ``adaptive``."""
+        if not self.adaptive:
+            return edits
+        return torch.where(rose, (edits // 2).clamp_min(1), edits)
 
     def __repr__(self) -> str:
-        return f"GreedyTransport(edits_per_step={self.edits_per_step}, max_steps={self.max_steps})"
+        return (f"GreedyTransport(edits_per_step={self.edits_per_step}, max_steps={self.max_steps}, "
+                f"adaptive={self.adaptive})")

@@ -83,3 +83,26 @@ def test_no_improving_edit_means_arrived():
     ge = torch.zeros(1, 3, 3, DE)
     move = greedy_transport_step(lab, coordinate_deltas(lab, gx, ge), 1)
     assert move.arrived.all() and move.num_edits.sum() == 0
+
+
+def test_per_chain_edit_counts_and_adaptive_halving():
+    g = torch.Generator().manual_seed(4)
+    sizes = torch.tensor([5, 5, 5])
+    graph = UniformNoise(DX, DE).sample(sizes, g).to(torch.float64)
+    ev = TargetEnergy(LinearEnergy(N, DX, DE, seed=2)).evaluate(graph)
+    lab = graph.to_labels()
+    move = greedy_transport_step(lab, coordinate_deltas(lab, ev.grad_x, ev.grad_e), torch.tensor([1, 3, 6]))
+    assert move.num_edits.tolist() == [1, 3, 6]
+    t = GreedyTransport(8, 10)
+    assert t.adapt(torch.tensor([8, 8, 1]), torch.tensor([True, False, True])).tolist() == [4, 8, 1]
+    assert GreedyTransport(8, 10, adaptive=False).adapt(torch.tensor([8]), torch.tensor([True])).tolist() == [8]
+
+
+def test_adaptive_transport_on_a_curved_energy_backs_off():
+    energy = QuadraticEnergy(N, DX, DE, seed=5, scale=3.0)
+    seen = []
+    sample(energy, None, torch.tensor([5] * 16), transport_only(64, max_steps=30), torch.Generator().manual_seed(0),
+           noise=UniformNoise(DX, DE), dtype=torch.float64, callbacks=[lambda s: seen.append(s.edits.clone())])
+    edits = torch.stack(seen)
+    assert (edits[1:] <= edits[:-1]).all() and (edits >= 1).all()
+    assert edits[-1].min() < 64  # at least one chain overshot and backed off
