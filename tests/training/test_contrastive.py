@@ -211,6 +211,12 @@ def test_gem_train_finetune_from_phase1_checkpoint(smiles_file, tmp_path):
     metrics = (tmp_path / "p2" / "metrics.csv").read_text().splitlines()[0].split(",")
     for key in ("train/energy_gap", "train/neg_valid", "train/energy_reg", "train/loss_cl", "val/loss"):
         assert key in metrics, key
+    # another vocabulary is refused with a message naming the difference
+    from graph_energy.training.warm_start import load_initial_weights
+
+    other = {**ck1.spec, "max_nodes": int(ck1.spec["max_nodes"]) + 1}
+    with pytest.raises(ValueError, match="max_nodes"):
+        load_initial_weights(p2.model, p1.last_checkpoint, spec=other)
 
 
 @pytest.mark.slow
