@@ -209,6 +209,9 @@ class GEMModel:
                progress: bool = False, extra_terms: Sequence = ()) -> Samples:
         """Draw ``n`` molecules; the same ``seed`` (and settings) gives the same molecules.
 
+        Bit-for-bit repeats need the same torch CPU thread count; ``torch.set_num_threads(1)`` is the
+        safe choice on a busy machine, where multi-threaded kernels may change how they split sums.
+
         Args:
             n: number of molecules (invalid graphs included, as ``None`` SMILES).
             seed: seed of the sampler's random generator.

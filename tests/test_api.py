@@ -189,3 +189,23 @@ def test_bundle_keeps_ema_weights_and_drops_training_state(tiny, model, tmp_path
     assert bundled.calibration is not None
     smiles = ["CCO", "c1ccccc1", "CC(=O)N"]
     np.testing.assert_allclose(bundled.score(smiles), model.score(smiles), atol=5e-2 if half else 1e-5)
+
+
+def test_gem_sample_writes_picture_and_metrics(tiny, tmp_path, capsys):
+    import json
+
+    from graph_energy.cli.sample import main
+
+    out = tmp_path / "s"
+    assert main([f"ckpt={tiny[0]}", "num_samples=4", "sampler.transport.max_steps=3", "sampler.mixing.num_steps=2",
+                 "progress=false", "num_threads=1", "metrics=basic", "grid=4", f"out={out}"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert set(summary["metrics"]) >= {"validity", "uniqueness", "novelty"}
+    assert "Validity" in captured.err and (out / "metrics.md").is_file() and (out / "metrics.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
+    try:
+        from rdkit.Chem import Draw  # noqa: F401
+    except Exception:  # noqa: BLE001 - gem-sample then only warns
+        return
+    assert (out / "samples.png").is_file() == (summary["validity"] > 0)

@@ -179,7 +179,13 @@ def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path 
     try:
         evaluator = Evaluator.from_dataset(proto, dataset, n_jobs=n_jobs)
         report = evaluator.evaluate(["" if s is None else s for s in smiles])
-    except (ValueError, FileNotFoundError, ImportError, OSError) as err:
+    except ImportError as err:
+        if mode == "basic":
+            log.warning("could not evaluate the samples (%s)", err)
+            return {}
+        log.warning("FCD/NSPDK unavailable (%s; pip install 'graph-energy[metrics]'): basic metrics only", err)
+        return evaluate_samples(smiles, dataset, protocol, "basic", out, n_jobs)
+    except (ValueError, FileNotFoundError, OSError) as err:
         log.warning("could not evaluate the samples against the dataset (%s); use gem-evaluate", err)
         return {}
     table = report.to_markdown()
