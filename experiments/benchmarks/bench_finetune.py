@@ -6,6 +6,7 @@
 1. Fine-tunes ``--ckpt`` with ``gem-train experiment=qm9_finetune train.init_from=<ckpt>`` for ``--steps``
    updates (extra ``--override`` strings are passed on) and records the cost per update and the
    training diagnostics (data-negative energy gap, valid negatives, regulariser).
+   ``--variant NAME:overrides`` adds further fine-tuning runs (e.g. with the replay buffer on).
 2. ``--control``: the same number of updates from the same weights with the same optimizer and
    learning rate but without the contrastive term (``~finetune``): separates "any further training"
    from "contrastive training", and gives the phase-1 cost per update under identical settings.
@@ -122,10 +123,11 @@ def write_markdown(out: Path, result: dict) -> None:
                      f"{r.get('validity_connected', float('nan')):.3f} | {r.get('uniqueness', float('nan')):.3f} | "
                      f"{r.get('vun', float('nan')):.3f} | {r.get('vun_connected', float('nan')):.3f} | "
                      f"{r.get('fcd/test', float('nan')):.3f} | {r['evaluations_per_molecule']:.0f} |")
-    ft = result["training"].get("finetuned")
-    if ft:
+    for name, ft in result["training"].items():
+        if not ft.get("contrastive"):
+            continue
         f0, f1 = ft["first_log"], ft["last_log"]
-        lines += ["", "Fine-tuning diagnostics (first / last logged window): "
+        lines += ["", f"Fine-tuning diagnostics of `{name}` (first / last logged window): "
                   f"energy gap E(neg)-E(data) {f0.get('energy_gap', float('nan')):.3f} / {f1.get('energy_gap', float('nan')):.3f}; "
                   f"valid negatives {f0.get('neg_valid', float('nan')):.2f} / {f1.get('neg_valid', float('nan')):.2f}; "
                   f"valid connected negatives {f0.get('neg_valid_connected', float('nan')):.2f} / "
@@ -153,6 +155,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="fine-tuning updates")
     ap.add_argument("--override", action="append", default=[], help="extra gem-train override (repeatable)")
     ap.add_argument("--control", action="store_true", help="also train and sample the transport-only control")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="another fine-tuning run, NAME:override[,override...] (e.g. "
+                         "replay:finetune.replay.capacity=1024,finetune.replay.fraction=0.75)")
     ap.add_argument("--finetuned", default=None, help="skip training: an existing fine-tuned checkpoint")
     ap.add_argument("--num-samples", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=250)
@@ -182,6 +187,13 @@ def main() -> None:
         training["finetuned"] = run_training(ckpt, work / f"finetune-{stamp}", args.steps, args.override, True)
         finetuned = training["finetuned"]["checkpoint"]
         log.info("fine-tuning: %.2f s per update", training["finetuned"]["s_per_step"])
+    for variant in args.variant:
+        name, _, extra = variant.partition(":")
+        if not name or name in ("phase-1", "finetuned", "transport-only"):
+            raise SystemExit(f"--variant needs a new NAME before ':', got {variant!r}")
+        training[name] = run_training(ckpt, work / f"{name}-{stamp}", args.steps,
+                                      args.override + [o for o in extra.split(",") if o], True)
+        log.info("%s: %.2f s per update", name, training[name]["s_per_step"])
     if args.control:
         training["transport-only"] = run_training(ckpt, work / f"control-{stamp}", args.steps, args.override, False)
         log.info("control: %.2f s per update", training["transport-only"]["s_per_step"])
@@ -200,8 +212,7 @@ def main() -> None:
     evaluator = Evaluator.from_dataset(protocol, dataset_cfg)
     scfg = sampler_config(args.sampler, args.transport_steps, args.mixing_steps)
     models = [("phase-1", str(ckpt)), ("finetuned", finetuned)]
-    if "transport-only" in training:
-        models.append(("transport-only", training["transport-only"]["checkpoint"]))
+    models += [(name, tr["checkpoint"]) for name, tr in training.items() if name != "finetuned"]
     rows = []
     for name, path in models:
         log.info("sampling %d molecules from %s", args.num_samples, name)
