@@ -206,11 +206,10 @@ class GEMModel:
 
     def sample(self, n: int = 1000, seed: int = 0, num_nodes: int | Sequence[int] | None = None,
                sampler: str | os.PathLike | Mapping | Any = "default", batch_size: int = 256,
-               progress: bool = False, extra_terms: Sequence = ()) -> Samples:
+               progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1) -> Samples:
         """Draw ``n`` molecules; the same ``seed`` (and settings) gives the same molecules.
 
-        Bit-for-bit repeats need the same torch CPU thread count; ``torch.set_num_threads(1)`` is the
-        safe choice on a busy machine, where multi-threaded kernels may change how they split sums.
+        Bit-for-bit repeats need the same torch CPU thread count (``num_threads``).
 
         Args:
             n: number of molecules (invalid graphs included, as ``None`` SMILES).
@@ -222,6 +221,8 @@ class GEMModel:
             batch_size: chains run together.
             progress: show a progress bar.
             extra_terms: additional :class:`~graph_energy.samplers.EnergyTerm` s (guidance, constraints).
+            num_threads: torch CPU threads while sampling (restored afterwards; ``None``: leave as is). One
+                thread is fastest for molecule-sized graphs on small CPUs and makes repeats bit-exact.
 
         Example:
             >>> s = model.sample(8, seed=1, num_nodes=9)   # doctest: +SKIP
@@ -233,9 +234,15 @@ class GEMModel:
             raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
         if isinstance(num_nodes, (list, tuple)) and len(num_nodes) == 1:
             num_nodes = int(num_nodes[0])
-        result = generate(self.model, self.spec, self.stats, n=int(n), batch_size=int(batch_size),
-                          num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
-                          extra_terms=extra_terms, device=self.device, progress=progress)
+        before = torch.get_num_threads()
+        if num_threads:
+            torch.set_num_threads(int(num_threads))
+        try:
+            result = generate(self.model, self.spec, self.stats, n=int(n), batch_size=int(batch_size),
+                              num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
+                              extra_terms=extra_terms, device=self.device, progress=progress)
+        finally:
+            torch.set_num_threads(before)
         return Samples.from_result(result)
 
     def calibrate(self, split: str = "val", num_graphs: int = 1000, quantile: float = 0.5, dataset=None):
