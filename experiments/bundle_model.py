@@ -128,6 +128,18 @@ def bundle(ckpt_path: Path, out: Path, half: bool = False, recalibrate: bool = F
               "dtype": extras["bundle"]["dtype"], "calibrated": "calibration" in extras,
               "tuned_sampler": "sampler" in extras, "max_energy_diff": err,
               "parameters": sum(p.numel() for p in loaded.model.parameters())}
+    cal = extras.get("calibration")
+    if cal:
+        # sanity check: a usable energy puts held-out data below random graphs
+        counts = {int(k): v for k, v in (cal.get("counts") or {}).items()}
+        th = {int(k): float(v) for k, v in cal["thresholds"].items()}
+        w = torch.tensor([float(counts.get(k, 1)) for k in th])
+        report["data_energy_median"] = float((torch.tensor(list(th.values())) * w).sum() / w.sum())
+        report["random_energy_median"] = float(got.median())
+        if report["data_energy_median"] >= report["random_energy_median"]:
+            log.warning("held-out molecules score HIGHER energy (%.3g) than random graphs (%.3g): samples will "
+                        "be poor; train longer / run the contrastive phase before shipping this model",
+                        report["data_energy_median"], report["random_energy_median"])
     if err > tol:
         raise SystemExit(f"bundle check failed: energies differ from the source model by {err:.3g} (> {tol:.3g})")
     if size_mb > max_mb:
