@@ -1,7 +1,7 @@
 """Phase 2 (contrastive fine-tuning) head to head with its phase-1 starting point, in one run.
 
     python experiments/benchmarks/bench_finetune.py --ckpt runs/train/<qm9 run>/checkpoints/last.pt \
-        --steps 60 --num-samples 500 --work-dir /tmp/gem_finetune --out experiments/results/finetune_qm9
+        --steps 60 --num-samples 500 --work-dir <work dir> --out experiments/results/finetune_qm9
 
 1. Fine-tunes ``--ckpt`` with ``gem-train experiment=qm9_finetune train.init_from=<ckpt>`` for ``--steps``
    updates (extra ``--override`` strings are passed on) and records the cost per update and the
