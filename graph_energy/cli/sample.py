@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -27,6 +28,17 @@ __all__ = ["main", "run", "compose_config", "default_checkpoint", "load_sampling
 
 log = logging.getLogger("graph_energy.sample")
 
+
+
+def _json_safe(obj):
+    """Replace non-finite floats (e.g. the acceptance rate when no MH step ran) by ``null``: strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 def default_checkpoint() -> Path:
     """Path of the bundled default model (the seam for ``ckpt=null``); ``FileNotFoundError`` naming how to
@@ -105,7 +117,7 @@ def write_outputs(out: Path, result, summary: dict) -> None:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))
 
 
 def run(cfg: dict) -> dict:
@@ -137,7 +149,7 @@ def run(cfg: dict) -> dict:
         if headline:
             summary["metrics"] = headline
             if out is not None:
-                (out / "summary.json").write_text(json.dumps(summary, indent=2))
+                (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))
     return summary
 
 
@@ -212,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gem-sample: interrupted", file=sys.stderr)
         return 130
-    print(json.dumps(summary))
+    print(json.dumps(_json_safe(summary)))
     return 0
 
 
