@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["compose_config"]
+__all__ = ["compose_config", "setup_logging"]
 
 
 def compose_config(config_name: str, overrides: list[str], hints: dict[str, str] | None = None) -> dict:
@@ -26,3 +26,12 @@ def compose_config(config_name: str, overrides: list[str], hints: dict[str, str]
             if f"{group}/" in msg:
                 msg += f" ({hint})"
         raise ValueError(msg) from None
+
+
+def setup_logging(cfg: dict) -> None:
+    """Send library messages to stderr at ``cfg["log_level"]`` (stdout carries only the JSON line)."""
+    import logging
+    import sys
+
+    logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
+                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

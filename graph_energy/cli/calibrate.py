@@ -22,6 +22,8 @@ import logging
 import sys
 from pathlib import Path
 
+from graph_energy.cli._config import setup_logging
+
 __all__ = ["main", "run", "held_out_graphs", "store_in_checkpoint"]
 
 log = logging.getLogger("graph_energy.calibrate")
@@ -119,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         from graph_energy.cli.sample import compose_config
 
         cfg = compose_config(argv, "calibrate")
-        logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
-                            stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        setup_logging(cfg)
         summary = run(cfg)
     except (ValueError, FileNotFoundError) as err:
         print(f"gem-calibrate: error: {err}", file=sys.stderr)

@@ -12,8 +12,9 @@ line on stderr and exit with status 2.
 from __future__ import annotations
 
 import json
-import logging
 import sys
+
+from graph_energy.cli._config import setup_logging
 
 __all__ = ["main", "prepare", "compose_config"]
 
@@ -40,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = compose_config(argv)
-        logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
-                            stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        setup_logging(cfg)
         summary = prepare(cfg)
     except ValueError as err:
         print(f"gem-data: error: {err}", file=sys.stderr)

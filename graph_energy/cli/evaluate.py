@@ -15,25 +15,16 @@ import sys
 import time
 from pathlib import Path
 
+from graph_energy.cli._config import setup_logging
+
 __all__ = ["main", "evaluate", "compose_config"]
 
 
 def compose_config(overrides: list[str]) -> dict:
     """The composed ``evaluate`` config as a plain dict (``ValueError`` on a bad override or group)."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from graph_energy.cli._config import compose_config as compose
 
-    try:
-        with initialize_config_module("graph_energy.conf", version_base="1.3"):
-            cfg = compose("evaluate", overrides=overrides)
-        return OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as err:
-        msg = " ".join(str(err).split()).split(" Config search path")[0]
-        if "protocol/" in msg:
-            msg += " (available protocols: digress, gdss, moses)"
-        raise ValueError(msg) from None
+    return compose("evaluate", overrides, {"protocol": "available protocols: digress, gdss, moses"})
 
 
 def default_out(samples: str, protocol: str) -> Path:
@@ -70,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = compose_config(argv)
-        logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
-                            stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        setup_logging(cfg)
         report = evaluate(cfg)
         out = Path(cfg["out"]) if cfg.get("out") else default_out(cfg["samples"], report.protocol)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ import math
 import sys
 from pathlib import Path
 
+from graph_energy.cli._config import setup_logging
+
 __all__ = ["main", "run", "compose_config", "default_checkpoint", "load_sampling_setup", "write_outputs"]
 
 log = logging.getLogger("graph_energy.sample")
@@ -215,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = compose_config(argv)
-        logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
-                            stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        setup_logging(cfg)
         summary = run(cfg)
     except (ValueError, FileNotFoundError) as err:
         print(f"gem-sample: error: {err}", file=sys.stderr)
