@@ -13,8 +13,6 @@ import yaml
 
 import graph_energy as ge
 
-SMILES = "CCO CC(=O)O c1ccccc1 CCN CC(C)O OCC(O)CO CC#N C1CCCCC1 CC(=O)N COC CCOC(C)=O c1ccncc1 NCC(=O)O".split()
-TINY = dict(n_layers=1, hidden_x=8, hidden_e=4, hidden_y=4, n_heads=2, ff_x=8, ff_e=8, ff_y=8, rw_steps=2)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,29 +32,13 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """(checkpoint path, dataset config) of a random tiny model over a SMILES file."""
+def tiny(tmp_path_factory, make_tiny_checkpoint):
+    """(checkpoint path, dataset config) of a random tiny model (with EMA weights) over a SMILES file."""
     tmp = tmp_path_factory.mktemp("api")
     mp = pytest.MonkeyPatch()
     mp.setenv("GEM_DATA_DIR", str(tmp / "data"))
     mp.setenv("GEM_CACHE_DIR", str(tmp / "cache"))
-    p = tmp / "mols.smi"
-    p.write_text("\n".join(SMILES * 3) + "\n")
-    from graph_energy.data import load_dataset
-    from graph_energy.models import build_energy_model
-    from graph_energy.training.checkpoint import save_checkpoint
-
-    ds_cfg = {"name": "smiles", "path": str(p), "workers": 1}
-    data = load_dataset(ds_cfg)
-    torch.manual_seed(0)
-    model_cfg = {"_target_": "graph_energy.models.GraphTransformerEnergy", **TINY}
-    model = build_energy_model(model_cfg, data.spec)
-    ema = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    path = save_checkpoint(tmp / "ckpt.pt", {
-        "step": 3, "model": model.state_dict(), "ema": ema, "optimizer": {"state": {}, "param_groups": []},
-        "config": {"model": model_cfg, "dataset": ds_cfg, "train": {"run_dir": str(tmp), "max_steps": 3}},
-        "spec": data.spec.to_dict(), "stats": data.stats.to_dict()})
-    yield path, ds_cfg
+    yield make_tiny_checkpoint(tmp, ema=True)
     mp.undo()
 
 

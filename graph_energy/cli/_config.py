@@ -1,8 +1,12 @@
-"""Shared helper of the console scripts: compose a Hydra config into a plain dict."""
+"""Shared helpers of the console scripts: Hydra composition, logging set-up and the common ``main`` frame."""
 
 from __future__ import annotations
 
-__all__ = ["compose_config", "setup_logging"]
+import math
+import sys
+from collections.abc import Callable
+
+__all__ = ["compose_config", "setup_logging", "run_cli", "json_safe"]
 
 
 def compose_config(config_name: str, overrides: list[str], hints: dict[str, str] | None = None) -> dict:
@@ -35,3 +39,41 @@ def setup_logging(cfg: dict) -> None:
 
     logging.basicConfig(level=getattr(logging, str(cfg.get("log_level", "INFO")).upper(), logging.INFO),
                         stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def json_safe(obj):
+    """``obj`` with non-finite floats replaced by ``None`` (strict JSON has no NaN/Infinity)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def run_cli(name: str, doc: str | None, argv: list[str] | None, compose: Callable[[list[str]], dict],
+            body: Callable[[dict], str]) -> int:
+    """The frame every console script shares; returns the process exit status.
+
+    ``-h``/``--help`` prints ``doc``; otherwise ``compose(argv)`` builds the config, logging is set up
+    and ``body(cfg)`` runs and returns the one line printed on stdout. Bad input (``ValueError``,
+    ``FileNotFoundError``) becomes one ``<name>: error: ...`` line on stderr and exit status 2;
+    Ctrl-C exits with 130.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(doc or name)
+        return 0
+    try:
+        cfg = compose(argv)
+        setup_logging(cfg)
+        line = body(cfg)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    print(line)
+    return 0

@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-from graph_energy.cli._config import setup_logging
+from graph_energy.cli._config import run_cli
 
 __all__ = ["main", "run", "held_out_graphs", "store_in_checkpoint"]
 
@@ -113,24 +113,10 @@ def run(cfg: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    try:
-        from graph_energy.cli.sample import compose_config
+    from graph_energy.cli.sample import compose_config
 
-        cfg = compose_config(argv, "calibrate")
-        setup_logging(cfg)
-        summary = run(cfg)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"gem-calibrate: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gem-calibrate: interrupted", file=sys.stderr)
-        return 130
-    print(json.dumps(summary))
-    return 0
+    return run_cli("gem-calibrate", __doc__, argv, lambda a: compose_config(a, "calibrate"),
+                   lambda cfg: json.dumps(run(cfg)))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-from graph_energy.cli._config import setup_logging
+from graph_energy.cli._config import run_cli
 
 __all__ = ["main", "prepare", "compose_config"]
 
@@ -35,22 +35,7 @@ def prepare(cfg: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    try:
-        cfg = compose_config(argv)
-        setup_logging(cfg)
-        summary = prepare(cfg)
-    except ValueError as err:
-        print(f"gem-data: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gem-data: interrupted", file=sys.stderr)
-        return 130
-    print(json.dumps(summary))
-    return 0
+    return run_cli("gem-data", __doc__, argv, compose_config, lambda cfg: json.dumps(prepare(cfg)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from graph_energy.cli._config import setup_logging
+from graph_energy.cli._config import run_cli
 
 __all__ = ["main", "evaluate", "compose_config"]
 
@@ -54,31 +54,22 @@ def evaluate(cfg: dict):
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    try:
-        cfg = compose_config(argv)
-        setup_logging(cfg)
-        report = evaluate(cfg)
-        out = Path(cfg["out"]) if cfg.get("out") else default_out(cfg["samples"], report.protocol)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report.to_markdown())
-        if cfg.get("json_out"):
-            Path(cfg["json_out"]).write_text(report.to_json() + "\n")
-    except ValueError as err:
-        print(f"gem-evaluate: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gem-evaluate: interrupted", file=sys.stderr)
-        return 130
+def _run(cfg: dict) -> str:
+    """Evaluate, write the markdown (and JSON) reports, return the JSON line."""
+    report = evaluate(cfg)
+    out = Path(cfg["out"]) if cfg.get("out") else default_out(cfg["samples"], report.protocol)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.to_markdown())
+    if cfg.get("json_out"):
+        Path(cfg["json_out"]).write_text(report.to_json() + "\n")
     for w in report.warnings:
         logging.getLogger("gem-evaluate").warning(w)
     logging.getLogger("gem-evaluate").info("markdown report written to %s", out)
-    print(report.to_json())
-    return 0
+    return report.to_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("gem-evaluate", __doc__, argv, compose_config, _run)
 
 
 if __name__ == "__main__":

@@ -20,27 +20,16 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 
-from graph_energy.cli._config import setup_logging
+from graph_energy.cli._config import json_safe, run_cli
 
 __all__ = ["main", "run", "compose_config", "default_checkpoint", "load_sampling_setup", "write_outputs"]
 
 log = logging.getLogger("graph_energy.sample")
 
 
-
-def _json_safe(obj):
-    """Replace non-finite floats (e.g. the acceptance rate when no MH step ran) by ``null``: strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 def default_checkpoint() -> Path:
     """Path of the bundled default model (the seam for ``ckpt=null``); ``FileNotFoundError`` naming how to
@@ -119,7 +108,7 @@ def write_outputs(out: Path, result, summary: dict) -> None:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
 
 
 def run(cfg: dict) -> dict:
@@ -151,7 +140,7 @@ def run(cfg: dict) -> dict:
         if headline:
             summary["metrics"] = headline
             if out is not None:
-                (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))
+                (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
     return summary
 
 
@@ -211,22 +200,7 @@ def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path 
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    try:
-        cfg = compose_config(argv)
-        setup_logging(cfg)
-        summary = run(cfg)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"gem-sample: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gem-sample: interrupted", file=sys.stderr)
-        return 130
-    print(json.dumps(_json_safe(summary)))
-    return 0
+    return run_cli("gem-sample", __doc__, argv, compose_config, lambda cfg: json.dumps(json_safe(run(cfg))))
 
 
 if __name__ == "__main__":

@@ -4,34 +4,17 @@ import csv
 import json
 
 import pytest
-import torch
 
-SMILES = "CCO CC(=O)O c1ccccc1 CCN CC(C)O OCC(O)CO CC#N C1CCCCC1 CC(=O)N COC CCOC(C)=O c1ccncc1 CC(C)(C)O NCC(=O)O".split()
-TINY = dict(n_layers=1, hidden_x=8, hidden_e=4, hidden_y=4, n_heads=2, ff_x=8, ff_e=8, ff_y=8, rw_steps=2)
 FAST = ["sampler.transport.max_steps=4", "sampler.mixing.num_steps=3", "progress=false", "num_threads=1",
         "out=null", "metrics=none"]
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
+def ckpt(tmp_path_factory, make_tiny_checkpoint):
     tmp = tmp_path_factory.mktemp("gem")
     mp = pytest.MonkeyPatch()
     mp.setenv("GEM_DATA_DIR", str(tmp / "data"))
-    p = tmp / "mols.smi"
-    p.write_text("\n".join(SMILES * 3) + "\n")
-    from graph_energy.data import load_dataset
-    from graph_energy.models import build_energy_model
-    from graph_energy.training.checkpoint import save_checkpoint
-
-    ds_cfg = {"name": "smiles", "path": str(p), "workers": 1}
-    data = load_dataset(ds_cfg)
-    torch.manual_seed(0)
-    model_cfg = {"_target_": "graph_energy.models.GraphTransformerEnergy", **TINY}
-    model = build_energy_model(model_cfg, data.spec)
-    path = save_checkpoint(tmp / "ckpt.pt", {"step": 1, "model": model.state_dict(),
-                                             "config": {"model": model_cfg, "dataset": ds_cfg},
-                                             "spec": data.spec.to_dict(), "stats": data.stats.to_dict()})
-    yield path
+    yield make_tiny_checkpoint(tmp)[0]
     mp.undo()
 
 
