@@ -56,7 +56,7 @@ def test_gem_calibrate_writes_sampler_and_calibration(ckpt, tmp_path, capsys):
 
     out = tmp_path / "cal"
     args = [f"ckpt={ckpt}", f"out={out}", "num_graphs=20", "split=train", "search.num_samples=3",
-            "search.batch_size=3", "search.grid.edits_per_step=[1,2]", "search.grid.beta_mh=[[0.5,4.0,2]]",
+            "search.batch_size=3", "search.grid.edits_per_step=[1,3]", "search.grid.beta_mh=[[0.5,4.0,2]]",
             "~search.grid.beta_prop", "~search.grid.lambda_x", "~search.grid.lambda_e",
             "base.transport.max_steps=3", "base.mixing.num_steps=2", "num_threads=1", "write_checkpoint=true"]
     assert calibrate(args) == 0
