@@ -10,6 +10,15 @@ TINY_SMILES = ("CCO CC(=O)O c1ccccc1 CCN CC(C)O OCC(O)CO CC#N C1CCCCC1 CC(=O)N C
 TINY_MODEL = dict(n_layers=1, hidden_x=8, hidden_e=4, hidden_y=4, n_heads=2, ff_x=8, ff_e=8, ff_y=8, rw_steps=2)
 
 
+@pytest.fixture()
+def one_thread():
+    """One torch thread for the test: bitwise-reproducible chains and no oversubscription on small CPUs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def make_tiny_checkpoint():
     """Factory ``(folder, ema=False) -> (checkpoint path, dataset config)``: a random tiny model over a

@@ -23,12 +23,7 @@ def short_sampler(transport: int = 4, mixing: int = 3) -> dict:
     return cfg
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # bitwise-reproducible chains and no thread oversubscription on small CPUs
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from graph_energy import api
 
 BUNDLED = api._ASSETS / api.BUNDLED_MODELS["qm9"]
-pytestmark = pytest.mark.skipif(not BUNDLED.is_file(), reason=f"no bundled model file graph_energy/assets/{BUNDLED.name} "
-                                "(make one: python experiments/bundle_model.py CKPT graph_energy/assets/qm9.pt)")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.skipif(not BUNDLED.is_file(), reason=f"no bundled model file graph_energy/assets/{BUNDLED.name} "
+                                "(make one: python experiments/bundle_model.py CKPT graph_energy/assets/qm9.pt)")]
 
 
 @pytest.fixture(scope="module")

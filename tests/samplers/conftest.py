@@ -1,12 +1,9 @@
 """Sampler tests run many tiny tensor ops per step; one torch thread avoids contention on small machines."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every sampler test runs under the suite's ``one_thread`` fixture (tests/conftest.py)."""
     yield
-    torch.set_num_threads(n)
