@@ -27,11 +27,19 @@ from graph_energy.metrics.validity import (
     vun,
 )
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "canonical_reference"]
 
 log = logging.getLogger(__name__)
 
 _CANON_VERSION = "canon-nonisomeric-v1"
+
+
+def canonical_reference(smiles: Sequence[str], n_jobs: int | None = None, use_cache: bool = True,
+                        progress: bool = False) -> list[str]:
+    """Canonical SMILES of the valid entries of a reference set, cached under ``$GEM_CACHE_DIR/canonical``."""
+    smiles = list(smiles)
+    return cached_json("canonical", smiles_key(smiles, _CANON_VERSION), lambda: [c for c in valid_canonical(
+        smiles, "strict", n_jobs=n_jobs, progress=progress) if c], use_cache=use_cache)
 
 
 class Evaluator:
@@ -94,9 +102,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ cached reference pieces
     def _canonical_list(self, smiles: list[str], tag: str) -> list[str]:
-        key = smiles_key(smiles, _CANON_VERSION)
-        return cached_json("canonical", key, lambda: [c for c in valid_canonical(
-            smiles, "strict", n_jobs=self.n_jobs, progress=self.progress) if c], use_cache=self.use_cache)
+        return canonical_reference(smiles, n_jobs=self.n_jobs, use_cache=self.use_cache, progress=self.progress)
 
     def train_set(self) -> set[str]:
         if self._train_set is None:

@@ -98,15 +98,15 @@ class ValidUniqueFCD(Objective):
         if self._ref is None:
             import numpy as np
 
+            from graph_energy.metrics.evaluator import canonical_reference
             from graph_energy.metrics.fcd import reference_stats
             from graph_energy.metrics.reference import dataset_split_smiles
-            from graph_energy.metrics.validity import valid_canonical
 
             ref = dataset_split_smiles(self.dataset, self.split)
             if len(ref) > self.max_reference:
                 pick = np.random.default_rng(0).choice(len(ref), self.max_reference, replace=False)
                 ref = [ref[i] for i in sorted(pick)]
-            self._ref = reference_stats([c for c in valid_canonical(ref, "strict", n_jobs=1) if c])
+            self._ref = reference_stats(canonical_reference(ref, n_jobs=1))
         return self._ref
 
     def __call__(self, result: SampleResult) -> float:
