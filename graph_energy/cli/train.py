@@ -121,7 +121,12 @@ def train(cfg: DictConfig) -> TrainResult:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
         resume = cfg.train.get("resume")
-        return trainer.fit(resume_from=Path(str(resume)).expanduser().absolute() if resume else None)
+        result = trainer.fit(resume_from=Path(str(resume)).expanduser().absolute() if resume else None)
+        if dist_info.enabled:
+            # every rank leaves its last collective before any rank destroys the group: a gloo peer torn
+            # down mid-exchange aborts the other process ("terminate called without an active exception")
+            torch.distributed.barrier()
+        return result
     finally:
         cleanup_distributed(dist_info)
 
