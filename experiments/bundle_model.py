@@ -32,7 +32,7 @@ from graph_energy.training.checkpoint import load_checkpoint, load_energy_model,
 log = logging.getLogger("bundle_model")
 
 #: Config sections kept in a bundle (what rebuilding, sampling and evaluating need, plus provenance).
-KEEP_SECTIONS = ("model", "dataset", "noise", "coupling", "loss", "optim", "train", "seed")
+KEEP_SECTIONS = ("model", "dataset", "noise", "coupling", "objective", "loss", "optim", "train", "seed")
 DROP_TRAIN_KEYS = ("run_dir", "resume", "device", "num_threads")
 
 
@@ -82,8 +82,7 @@ def random_graphs(spec, stats, n: int = 32, seed: int = 0):
 
 def compute_calibration(loaded, dataset_cfg, num_graphs: int, quantile: float, fingerprint: str) -> dict | None:
     """Switch thresholds of the bundled model from the validation split of its training dataset."""
-    from graph_energy.cli.calibrate import held_out_graphs
-    from graph_energy.samplers import calibrate_thresholds
+    from graph_energy.calibration import calibrate_thresholds, held_out_graphs
 
     ds = dataset_cfg
     if not ds:

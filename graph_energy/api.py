@@ -91,9 +91,10 @@ class Samples:
         energies: ``(n,)`` float energy of each final graph (model energy plus any extra terms).
         num_nodes: ``(n,)`` int heavy-atom count each chain was run at.
         valid: ``(n,)`` bool, the graph decodes to a sanitisable molecule.
-        diagnostics: one dict per sample: ``transport_steps``, ``mixing_steps``, ``switch_step``
-            (transport steps before mixing, -1 if never switched), ``switch_reason``, ``accepted``
-            (MH acceptances), ``evaluations`` (energy+gradient evaluations).
+        diagnostics: one dict per sample: ``<phase>_steps`` for every phase (``transport_steps`` and
+            ``mixing_steps`` always), ``switch_step`` (steps in the first phase when the chain left it,
+            -1 if it never did), ``switch_reason``, ``accepted`` (MH acceptances), ``evaluations``
+            (energy+gradient evaluations).
         summary: run figures (validity, uniqueness, molecules/s, acceptance rate, mean steps, ...).
         result: the sampler's full :class:`~graph_energy.samplers.SampleResult` (final graphs included).
     """
@@ -129,11 +130,15 @@ class Samples:
     def from_result(cls, result) -> Samples:
         from graph_energy.samplers.switch import SwitchReason
 
-        diag = [{"transport_steps": int(result.transport_steps[b]), "mixing_steps": int(result.mixing_steps[b]),
-                 "switch_step": int(result.switch_step[b]),
-                 "switch_reason": SwitchReason.NAMES[int(result.switch_reason[b])],
-                 "accepted": int(result.accepted[b]), "evaluations": int(result.evaluations[b])}
-                for b in range(len(result))]
+        diag = []
+        for b in range(len(result)):
+            d = {f"{name}_steps": int(steps[b]) for name, steps in result.phase_steps.items()}
+            d.setdefault("transport_steps", 0)
+            d.setdefault("mixing_steps", 0)
+            d.update(switch_step=int(result.switch_step[b]),
+                     switch_reason=SwitchReason.NAMES[int(result.switch_reason[b])],
+                     accepted=int(result.accepted[b]), evaluations=int(result.evaluations[b]))
+            diag.append(d)
         return cls(smiles=list(result.smiles), energies=result.energy.detach().cpu().numpy(),
                    num_nodes=result.num_nodes.cpu().numpy(), valid=result.valid.numpy(), diagnostics=diag,
                    summary=result.summary(), result=result)
@@ -169,20 +174,21 @@ class GEMModel:
     def sampler(self, sampler: str | os.PathLike | Mapping | Any = "default"):
         """The :class:`~graph_energy.samplers.Sampler` a :meth:`sample` call would use (calibration attached).
 
-        ``sampler`` is ``"default"`` or ``"paper"`` (``conf/sampler/<name>.yaml``), ``"checkpoint"`` (the
-        sampler stored by ``gem-calibrate write_checkpoint=true``), a YAML file path, a config dict, or a
-        ``Sampler``.
+        ``sampler`` is a preset name (``"default"``, ``"paper"``, ``"greedy"``, ``"mixing"``:
+        ``conf/sampler/<name>.yaml``), ``"checkpoint"`` (the sampler stored by ``gem-calibrate
+        write_checkpoint=true``), a YAML file path, a config dict, or a ``Sampler``. Files and the
+        checkpoint may only name library classes (or ones allowed with
+        :func:`graph_energy.config.allow_targets`); a dict or ``Sampler`` from your own code may name any.
         """
-        import copy
-
         import yaml
 
         from graph_energy.samplers import Sampler, build_sampler
 
+        trusted = False
         if isinstance(sampler, Sampler):
-            cfg = copy.deepcopy(sampler)
+            cfg, trusted = sampler, True
         elif isinstance(sampler, Mapping):
-            cfg = dict(sampler)
+            cfg, trusted = dict(sampler), True
         elif isinstance(sampler, str) and sampler == "checkpoint":
             cfg = self.extras.get("sampler")
             if cfg is None:
@@ -198,8 +204,8 @@ class GEMModel:
             cfg = yaml.safe_load(path.read_text())
         else:
             raise TypeError(f"sampler must be a name, path, dict or Sampler; got {type(sampler).__name__}")
-        built = build_sampler(cfg, self.calibration)
-        if built.switch.energy and built.switch.calibration is None:
+        built = build_sampler(cfg, self.calibration, trusted=trusted)
+        if built.needs_calibration:
             log.warning("%s has no energy-switch calibration; chains switch on arrival or at the step cap "
                         "(call model.calibrate() or run gem-calibrate)", self.path.name)
         return built
@@ -248,8 +254,7 @@ class GEMModel:
     def calibrate(self, split: str = "val", num_graphs: int = 1000, quantile: float = 0.5, dataset=None):
         """Compute energy-switch thresholds from held-out data graphs (the model's training dataset unless
         ``dataset`` is given) and use them for later :meth:`sample` calls. Returns the calibration."""
-        from graph_energy.cli.calibrate import held_out_graphs
-        from graph_energy.samplers import calibrate_thresholds
+        from graph_energy.calibration import calibrate_thresholds, held_out_graphs
 
         ds = dataset or self.config.get("dataset")
         if not ds:

@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def short_sampler(transport: int = 4, mixing: int = 3) -> dict:
+    from graph_energy.config import set_path
+
     cfg = yaml.safe_load((ROOT / "graph_energy" / "conf" / "sampler" / "default.yaml").read_text())
-    cfg["transport"]["max_steps"] = transport
-    cfg["mixing"]["num_steps"] = mixing
+    set_path(cfg, "phases.transport.max_steps", transport)
+    set_path(cfg, "phases.mixing.max_steps", mixing)
     return cfg
 
 
@@ -72,7 +74,8 @@ def test_sample_options(model, tmp_path):
     path.write_text(yaml.safe_dump(short_sampler(2, 1)))
     from_file = model.sample(2, seed=1, sampler=str(path))
     assert from_file.smiles == model.sample(2, seed=1, sampler=model.sampler(short_sampler(2, 1))).smiles
-    assert model.sampler("paper").mixing.num_steps == 1000
+    assert model.sampler("paper").phase("mixing").max_steps == 1000
+    assert model.sampler("greedy").names == ("transport",)
     with pytest.raises(ValueError, match="max_nodes"):
         model.sample(2, num_nodes=model.spec.max_nodes + 1, sampler=short_sampler())
     with pytest.raises(ValueError, match="unknown sampler 'nope'"):
@@ -174,7 +177,7 @@ def test_gem_sample_writes_picture_and_metrics(tiny, tmp_path, capsys):
     from graph_energy.cli.sample import main
 
     out = tmp_path / "s"
-    assert main([f"ckpt={tiny[0]}", "num_samples=4", "sampler.transport.max_steps=3", "sampler.mixing.num_steps=2",
+    assert main([f"ckpt={tiny[0]}", "num_samples=4", "sampler.phases.0.max_steps=3", "sampler.phases.1.max_steps=2",
                  "progress=false", "num_threads=1", "metrics=basic", "grid=4", f"out={out}"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out.strip().splitlines()[-1])

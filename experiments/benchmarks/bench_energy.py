@@ -33,14 +33,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
 
 from graph_energy.data.dense import DenseGraph
 from graph_energy.data.spec import MolecularSpec
 from graph_energy.models import build_energy_model, energy_and_grad
 
 REPO = Path(__file__).resolve().parents[2]
-CONF = REPO / "graph_energy" / "conf" / "model"
 CASES = {"qm9": (9, 512, 64), "moses": (27, 128, 16)}  # nodes, GPU batch, CPU batch
 ATOMS = ("C", "N", "O", "F", "S", "Cl", "Br", "N+")     # 8 node classes, 5 edge classes: as the yardstick
 ITER_SCALE = {"tiny": 20, "small": 5, "base": 2}         # more timed steps for the fast presets
@@ -150,9 +150,15 @@ def run_anchor(anchor, dev, b, n, layers, dx, de, iters) -> dict:
     return r
 
 
+def model_preset(name: str) -> dict:
+    """The resolved ``conf/model/<name>.yaml`` (presets share ``_base.yaml`` through a defaults list)."""
+    with initialize_config_module("graph_energy.conf", version_base="1.3"):
+        return OmegaConf.to_container(compose("train", overrides=[f"model={name}"]).model, resolve=True)
+
+
 def bench_case(anchor, preset: str, case: str, b: int, dev: torch.device, iters: int, rounds: int) -> dict:
     n = CASES[case][0]
-    cfg = yaml.safe_load((CONF / f"{preset}.yaml").read_text())
+    cfg = model_preset(preset)
     L, dx, de = cfg["n_layers"], cfg["hidden_x"], cfg["hidden_e"]
     iters = iters * ITER_SCALE.get(preset, 1)
     model, train, sample, fg = our_steps(cfg, b, n, dev, anchor)

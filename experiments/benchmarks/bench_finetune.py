@@ -8,7 +8,7 @@
    training diagnostics (data-negative energy gap, valid negatives, regulariser).
    ``--variant NAME:overrides`` adds further fine-tuning runs (e.g. with the replay buffer on).
 2. ``--control``: the same number of updates from the same weights with the same optimizer and
-   learning rate but without the contrastive term (``~finetune``): separates "any further training"
+   learning rate but without the contrastive term (``objective=transport``): separates "any further training"
    from "contrastive training", and gives the phase-1 cost per update under identical settings.
 3. Samples ``--num-samples`` molecules from every model with the same sampler, the same node counts and
    the same seed; each model's energy switch is calibrated on the same validation graphs (per-size
@@ -34,6 +34,8 @@ import torch
 import yaml
 
 import graph_energy
+from graph_energy import samplers
+from graph_energy.config import get_path, set_path
 from graph_energy.samplers import build_sampler, calibrate_thresholds, generate
 from graph_energy.training.checkpoint import load_energy_model
 
@@ -43,11 +45,11 @@ log = logging.getLogger("bench_finetune")
 
 def sampler_config(name_or_path: str, transport_steps: int | None, mixing_steps: int | None) -> dict:
     p = Path(name_or_path)
-    cfg = yaml.safe_load((p if p.is_file() else PRESETS / f"{name_or_path}.yaml").read_text())
+    cfg = samplers.sampler_config(yaml.safe_load((p if p.is_file() else PRESETS / f"{name_or_path}.yaml").read_text()))
     if transport_steps is not None:
-        cfg["transport"]["max_steps"] = int(transport_steps)
+        set_path(cfg, "phases.transport.max_steps", int(transport_steps))
     if mixing_steps is not None:
-        cfg["mixing"]["num_steps"] = int(mixing_steps)
+        set_path(cfg, "phases.mixing.max_steps", int(mixing_steps))
     return cfg
 
 
@@ -62,7 +64,7 @@ def run_training(ckpt: Path, run_dir: Path, steps: int, overrides: list[str], co
             f"train.max_steps={steps}", "train.val_every=0", f"train.ckpt_every={steps}", "tracker=default",
             "tracker.trackers.0.progress_bar=false", *overrides]
     if not contrastive:
-        over.append("~finetune")
+        over.append("objective=transport")
     cfg = OmegaConf.create(compose_config("train", over))
     result = train(cfg)
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
@@ -83,7 +85,7 @@ def sample_and_evaluate(name: str, ckpt: str, sampler_cfg: dict, calib_graphs: l
                         seed: int, evaluator) -> dict:
     loaded = load_energy_model(ckpt, use_ema=True)
     cal = calibrate_thresholds(loaded.model, calib_graphs, 0.5)
-    sampler = build_sampler(sampler_cfg, cal)
+    sampler = build_sampler(sampler_cfg, cal, trusted=True)
     t0 = time.perf_counter()
     res = generate(loaded.model, loaded.spec, loaded.stats, n=n, batch_size=batch_size, seed=seed, sampler=sampler)
     wall = time.perf_counter() - t0
@@ -108,8 +110,9 @@ def write_markdown(out: Path, result: dict) -> None:
     lines = [f"# Phase 2 (contrastive fine-tuning) vs its phase-1 start — {result['dataset']}", "",
              f"Command: `{result['command']}`", "",
              f"Machine: {result['machine']}. Phase-1 checkpoint: `{Path(a['ckpt']).name}` (step {result['phase1_step']}).",
-             f"Sampler (all models): `{a['sampler']}` with transport max_steps={result['sampler']['transport']['max_steps']}, "
-             f"mixing num_steps={result['sampler']['mixing']['num_steps']}; {a['num_samples']} samples per model, "
+             f"Sampler (all models): `{a['sampler']}` with transport max_steps="
+             f"{get_path(result['sampler'], 'phases.transport.max_steps')}, mixing max_steps="
+             f"{get_path(result['sampler'], 'phases.mixing.max_steps')}; {a['num_samples']} samples per model, "
              f"seed {a['seed']}, same node counts; switch thresholds = per-size median energy of "
              f"{result['calibration_graphs']} validation graphs under each model.",
              "Metrics: DiGress-family protocol restricted to validity/uniqueness/novelty/VUN/FCD; validity = largest "
@@ -157,7 +160,7 @@ def main() -> None:
     ap.add_argument("--control", action="store_true", help="also train and sample the transport-only control")
     ap.add_argument("--variant", action="append", default=[],
                     help="another fine-tuning run, NAME:override[,override...] (e.g. "
-                         "replay:finetune.replay.capacity=1024,finetune.replay.fraction=0.75)")
+                         "replay:objective.replay.capacity=1024,objective.replay.fraction=0.75)")
     ap.add_argument("--finetuned", default=None, help="skip training: an existing fine-tuned checkpoint")
     ap.add_argument("--num-samples", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=250)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,8 +26,6 @@ __all__ = [
     "assemble_mol",
     "sanitize_with_aromatic_h",
 ]
-
-log = logging.getLogger(__name__)
 
 _RD_BOND = {
     Chem.BondType.SINGLE: "single",

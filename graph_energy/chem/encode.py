@@ -21,9 +21,10 @@ import numpy as np
 from rdkit import Chem
 
 from graph_energy.chem.convert import ConversionError, assemble_mol, quiet_rdkit, sanitize_with_aromatic_h
-from graph_energy.data.spec import AROMATIC_BONDS, AtomType
+from graph_energy.data.encoded import EncodedChunk, derive_spec, encode_all
+from graph_energy.data.spec import AROMATIC_BONDS, AtomType, MolecularSpec
 
-__all__ = ["MolTokens", "encode_smiles", "encode_chunk", "EncodedChunk", "BOND_CODE"]
+__all__ = ["MolTokens", "encode_smiles", "encode_chunk", "spec_from_smiles", "BOND_CODE"]
 
 #: Bond class code used by tokens: the index into ``AROMATIC_BONDS`` (single 1 ... aromatic 4). For a
 #: kekulized spec ``KEKULE_BONDS`` shares the codes 0..3, so codes are spec bond ids in both cases.
@@ -122,33 +123,9 @@ def encode_smiles(smiles: str, kekulize: bool, max_nodes: int | None = None) -> 
     return MolTokens(canon, atoms, bonds)
 
 
-@dataclass
-class EncodedChunk:
-    """Encoded molecules of one chunk of input rows, in compact concatenated form.
-
-    Attributes:
-        ok: ``(k,)`` positions (within the chunk) of the molecules that encoded.
-        smiles: ``k`` canonical SMILES.
-        names: chunk-local atom-name table; ``atom_codes`` index into it.
-        atom_codes: ``(total_atoms,)`` int16; ``atom_ptr`` ``(k+1,)`` offsets.
-        bonds: ``(total_bonds, 3)`` int16 ``(i, j, code)``; ``bond_ptr`` ``(k+1,)`` offsets.
-        failed: ``{position: reason}`` for the rows that did not encode.
-        examples: first detail message per reason (for reports).
-    """
-
-    ok: np.ndarray
-    smiles: list
-    names: list
-    atom_codes: np.ndarray
-    atom_ptr: np.ndarray
-    bonds: np.ndarray
-    bond_ptr: np.ndarray
-    failed: dict
-    examples: dict
-
-
 def encode_chunk(smiles: Sequence[str], kekulize: bool, max_nodes: int | None = None) -> EncodedChunk:
-    """Encode a list of SMILES (worker function of the dataset builder; picklable arguments)."""
+    """Encode a list of SMILES: the dataset builder's default encoder (a picklable worker function;
+    the contract is :class:`~graph_energy.data.encoded.EncodedChunk`)."""
     ok, out_smiles, codes, bond_list = [], [], [], []
     atom_ptr, bond_ptr = [0], [0]
     names: dict[str, int] = {}
@@ -171,3 +148,13 @@ def encode_chunk(smiles: Sequence[str], kekulize: bool, max_nodes: int | None = 
     return EncodedChunk(np.asarray(ok, dtype=np.int64), out_smiles, list(names), np.asarray(codes, dtype=np.int16),
                         np.asarray(atom_ptr, dtype=np.int64), bonds.reshape(-1, 3),
                         np.asarray(bond_ptr, dtype=np.int64), failed, examples)
+
+
+def spec_from_smiles(smiles: Sequence[str], name: str, kekulize: bool = True, max_nodes: int | None = None,
+                     chunk_size: int = 2000) -> MolecularSpec:
+    """The vocabulary a dataset with these training SMILES gets (same encoding, checks and ordering as
+    :func:`graph_energy.data.load_dataset`): atom classes by decreasing count, ties by name;
+    molecules that fail to encode or exceed ``max_nodes`` do not count."""
+    names: dict[str, int] = {}
+    train = encode_all(list(smiles), encode_chunk, kekulize, max_nodes, names, chunk_size)
+    return derive_spec(name, train, names, kekulize, max_nodes)

@@ -3,12 +3,15 @@
     gem-calibrate ckpt=runs/train/<run>/checkpoints/last.pt out=calib/
     gem-calibrate ckpt=... base=paper search.num_samples=256 quantile=0.75
     gem-calibrate ckpt=... search.enabled=false write_checkpoint=true   # thresholds only, into the ckpt
+    gem-calibrate ckpt=... ~search.grid.phases.mixing.kernel.proposal   # drop the proposal knobs
 
 1. Per node count, the ``quantile`` of the model energies of held-out data graphs (``split``) becomes
    the threshold at which a transport chain starts mixing.
-2. A coordinate search over ``β_prop``, ``λ_X``, ``λ_E``, the ``β_mh`` schedule and the transport
-   edits per step, at the base sampler's fixed step budget, scored on decoded samples
-   (``search.objective``; default: valid-and-unique fraction). Energy is never the objective.
+2. A coordinate search over sampler knobs addressed by config path (``search.grid``, e.g.
+   ``phases.mixing.kernel.proposal.beta_prop``, ``phases.mixing.kernel.beta_mh``,
+   ``phases.transport.kernel.edits_per_step``), at the base sampler's fixed step budget, scored on
+   decoded samples (``search.objective``; default: valid-and-unique fraction). Energy is never the
+   objective.
 
 Writes ``<out>/calibration.json``, ``<out>/sampler.yaml`` (use with ``gem-sample sampler_file=...``) and
 ``<out>/search.csv``; prints the search table on stderr and one JSON line on stdout.
@@ -24,16 +27,9 @@ from pathlib import Path
 
 from graph_energy.cli._config import run_cli
 
-__all__ = ["main", "run", "held_out_graphs", "store_in_checkpoint"]
+__all__ = ["main", "run", "store_in_checkpoint"]
 
 log = logging.getLogger("graph_energy.calibrate")
-
-
-def held_out_graphs(*args, **kwargs):
-    """See :func:`graph_energy.samplers.switch.held_out_graphs` (kept importable from here)."""
-    from graph_energy.samplers.switch import held_out_graphs as impl
-
-    return impl(*args, **kwargs)
 
 
 def store_in_checkpoint(path: Path, calibration: dict, sampler_cfg: dict | None) -> None:
@@ -54,11 +50,10 @@ def store_in_checkpoint(path: Path, calibration: dict, sampler_cfg: dict | None)
 def run(cfg: dict) -> dict:
     import torch
     import yaml
-    from hydra.utils import instantiate
 
+    from graph_energy.calibration import build_objective, calibrate_thresholds, held_out_graphs, search_knobs
     from graph_energy.cli.sample import load_sampling_setup
-    from graph_energy.samplers import calibrate_thresholds, sampler_to_dict
-    from graph_energy.samplers.search import search_knobs
+    from graph_energy.config import to_config
 
     if cfg.get("num_threads"):
         torch.set_num_threads(int(cfg["num_threads"]))
@@ -74,22 +69,20 @@ def run(cfg: dict) -> dict:
     calibration.model_fingerprint = f"{Path(ckpt).name}@step{loaded.step}"
     log.info("thresholds (quantile %.2f): %s", calibration.quantile,
              {k: round(v, 3) for k, v in calibration.thresholds.items()})
-    base.switch.calibration = calibration
     out = {"ckpt": str(ckpt), "calibration": calibration.to_dict()}
-    sampler = base
+    sampler_cfg = to_config(base)
     s = cfg.get("search") or {}
     rows = []
     if s.get("enabled", True):
         result = search_knobs(loaded.model, loaded.spec, loaded.stats, base, dict(s.get("grid") or {}),
-                              instantiate(s.get("objective")) if s.get("objective") else None,
+                              build_objective(s.get("objective"), trusted=True),
                               num_samples=int(s.get("num_samples", 128)), batch_size=int(s.get("batch_size", 128)),
                               seed=int(s.get("seed", 0)), passes=int(s.get("passes", 1)),
-                              num_nodes=s.get("num_nodes"), device=cfg.get("device", "cpu"))
+                              num_nodes=s.get("num_nodes"), device=cfg.get("device", "cpu"), calibration=calibration)
         print(result.table(), file=sys.stderr)
-        sampler, rows = result.sampler, result.rows
-        out.update(best_knobs={k: list(v) if isinstance(v, tuple) else v for k, v in result.best.knobs.items()},
-                   best_score=result.best.score, best_summary=result.best.summary, candidates=len(rows))
-    sampler_cfg = sampler_to_dict(sampler)
+        sampler_cfg, rows = result.config, result.rows
+        out.update(best_knobs=result.best.knobs, best_score=result.best.score, best_summary=result.best.summary,
+                   candidates=len(rows))
     if cfg.get("out"):
         folder = Path(cfg["out"]).expanduser()
         folder.mkdir(parents=True, exist_ok=True)

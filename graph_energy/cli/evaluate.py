@@ -47,7 +47,7 @@ def evaluate(cfg: dict):
     evaluator = Evaluator.from_dataset(protocol, cfg["dataset"], reference_file=cfg.get("reference"),
                                        train_file=cfg.get("train"), column=None, n_jobs=cfg.get("n_jobs"),
                                        use_cache=bool(cfg.get("use_cache", True)),
-                                       progress=bool(cfg.get("progress", True)))
+                                       progress=bool(cfg.get("progress", True)), trusted=True)
     t_load = time.perf_counter() - t0
     report = evaluator.evaluate(smiles, source=str(samples))
     report.timings = {"load_references": t_load, **report.timings}

@@ -5,6 +5,7 @@
     gem-sample ckpt=... sampler=paper            # the paper protocol (225 transport + 1000 MH steps)
     gem-sample ckpt=... num_nodes=12             # fixed size; num_nodes=[10,15] for a range
     gem-sample ckpt=... sampler_file=calib/sampler.yaml calibration=calib/calibration.json
+    gem-sample ckpt=... sampler.phases.mixing.max_steps=500   # phases by name (or index: phases.1)
 
 Writes ``<out>/samples.smi`` (one SMILES per line, empty for invalid graphs), ``<out>/samples.csv``
 (per-sample energy, steps per phase, switch step and reason, validity), ``<out>/summary.json`` and
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -40,29 +42,80 @@ def default_checkpoint() -> Path:
 
 
 def compose_config(overrides: list[str], config_name: str = "sample") -> dict:
+    """Compose ``conf/<config_name>.yaml``; sampler phases may be addressed by name as well as by index
+    (``sampler.phases.mixing.max_steps=500`` = ``sampler.phases.1.max_steps=500`` for the default sampler)."""
     from graph_energy.cli._config import compose_config as compose
 
-    return compose(config_name, overrides, {"sampler": "available samplers: default, paper"})
+    def run(ovr: list[str]) -> dict:
+        return compose(config_name, ovr, {"sampler": "available samplers: default, paper, greedy, mixing"})
+
+    named = [o for o in overrides if _NAMED_PHASE.search(_override_key(o))]
+    if not named:
+        return run(list(overrides))
+    base = run([o for o in overrides if o not in named])
+    return run([_index_phases(o, base) if o in named else o for o in overrides])
+
+
+_NAMED_PHASE = re.compile(r"(?:^|\.)phases\.(?!\d+(?:\.|$))[A-Za-z_][\w-]*(?=\.|$)")
+
+
+def _override_key(override: str) -> str:
+    key = override.split("=", 1)[0].lstrip("~+")
+    return "" if "@" in key or "/" in key else key
+
+
+def _index_phases(override: str, cfg: dict) -> str:
+    """``override`` with every ``phases.<name>`` that addresses a list of phases rewritten to ``phases.<index>``."""
+    from graph_energy.config import get_path
+
+    key = _override_key(override)
+    parts = key.split(".")
+    for i in range(len(parts) - 1):
+        if parts[i] != "phases" or parts[i + 1].isdigit():
+            continue
+        try:
+            phases = get_path(cfg, ".".join(parts[: i + 1]))
+        except KeyError:
+            break
+        if not isinstance(phases, list):
+            continue  # e.g. a calibration grid nested like the config: names stay names there
+        names = [p.get("name") if isinstance(p, dict) else None for p in phases]
+        if parts[i + 1] not in names:
+            raise ValueError(f"override {override!r}: no phase named {parts[i + 1]!r} at {'.'.join(parts[:i + 1])} "
+                             f"(phases: {[n for n in names if n]}); use a name or an index")
+        parts[i + 1] = str(names.index(parts[i + 1]))
+    head = override[: len(override) - len(override.lstrip("~+"))]
+    rest = override.split("=", 1)
+    return head + ".".join(parts) + ("=" + rest[1] if len(rest) > 1 else "")
 
 
 def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = True):
-    """Load the checkpoint and build the sampler (calibration from a file or the checkpoint's extras).
+    """Load the checkpoint and build the sampler with its switch calibration (from ``calibration=``, the
+    checkpoint's extras, or computed from the validation split when ``auto_calibrate``).
+
+    The sampler config composed on the command line is the user's own (any ``_target_`` builds); a
+    ``sampler_file`` is data and may only name library classes or ``allowed_targets``.
 
     Returns ``(loaded_model, sampler, ckpt_path)``.
     """
     import yaml
 
+    from graph_energy.config import allow_targets
     from graph_energy.samplers import Calibration, build_sampler
     from graph_energy.training.checkpoint import load_energy_model
 
+    allowed = cfg.get("allowed_targets") or []
+    if isinstance(allowed, str):
+        allowed = [allowed]
+    allow_targets(*allowed)
     ckpt = Path(cfg["ckpt"]).expanduser() if cfg.get("ckpt") else default_checkpoint()
     loaded = load_energy_model(ckpt, use_ema=bool(cfg.get("use_ema", True)), map_location=cfg.get("device", "cpu"))
-    sampler_cfg = cfg.get(sampler_key)
+    sampler_cfg, trusted = cfg.get(sampler_key), True
     if cfg.get("sampler_file"):
         path = Path(cfg["sampler_file"]).expanduser()
         if not path.is_file():
             raise ValueError(f"sampler_file={path} does not exist; pass a YAML written by gem-calibrate")
-        sampler_cfg = yaml.safe_load(path.read_text())
+        sampler_cfg, trusted = yaml.safe_load(path.read_text()), False
     calibration = None
     if cfg.get("calibration"):
         path = Path(cfg["calibration"]).expanduser()
@@ -71,11 +124,12 @@ def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = Tr
         calibration = Calibration.load(path)
     elif loaded.extras.get("calibration"):
         calibration = Calibration.from_dict(loaded.extras["calibration"])
-    sampler = build_sampler(sampler_cfg, calibration)
-    if sampler.switch.energy and calibration is None and cfg.get("auto_calibrate"):
+    sampler = build_sampler(sampler_cfg, calibration, trusted=trusted)
+    if calibration is None and sampler.needs_calibration and cfg.get("auto_calibrate"):
         calibration = auto_calibration(loaded, int(cfg.get("calibration_graphs", 1000)))
-        sampler.switch.calibration = calibration
-    if warn and sampler.switch.energy and calibration is None:
+        if calibration is not None:
+            sampler = build_sampler(sampler_cfg, calibration, trusted=trusted)
+    if warn and sampler.needs_calibration:
         log.warning("sampler uses the energy switch but %s has no calibration; run gem-calibrate ckpt=%s "
                     "(chains now switch on arrival or at the step cap)", ckpt, ckpt)
     return loaded, sampler, ckpt
@@ -83,7 +137,7 @@ def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = Tr
 
 def auto_calibration(loaded, num_graphs: int):
     """Thresholds from the checkpoint's dataset (validation split), or ``None`` if it cannot be loaded."""
-    from graph_energy.cli.calibrate import held_out_graphs
+    from graph_energy.calibration import held_out_graphs
     from graph_energy.samplers import calibrate_thresholds
 
     ds = loaded.config.get("dataset")

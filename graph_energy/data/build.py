@@ -1,49 +1,30 @@
 """Turn raw SMILES splits into compact graph stores, a spec derived from the training split, and a report.
 
-Pipeline: encode every SMILES without a vocabulary and verify its round trip
-(:func:`graph_energy.chem.encode.encode_chunk`, in worker processes for large inputs) -> derive the
-atom vocabulary (with formal charges) and the size limit from the training split, unless a spec is
-given -> map atoms to class ids, dropping molecules with atoms outside the vocabulary or above the
-size limit -> :class:`~graph_energy.data.store.GraphStore` per split and
-:class:`~graph_energy.data.stats.DatasetStats` of the training split.
+Pipeline: encode every SMILES without a vocabulary with the injected encoder (which also verifies
+the round trip; by default :func:`graph_energy.chem.encode.encode_chunk`, in worker processes for
+large inputs) -> derive the atom vocabulary (with formal charges) and the size limit from the
+training split (:func:`~graph_energy.data.encoded.derive_spec`), unless a spec is given -> map atoms
+to class ids, dropping molecules with atoms outside the vocabulary or above the size limit ->
+:class:`~graph_energy.data.store.GraphStore` per split and :class:`~graph_energy.data.stats.DatasetStats`
+of the training split. Nothing here parses chemistry.
 """
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
 
-from graph_energy.chem.encode import EncodedChunk, encode_chunk
-from graph_energy.data.sources import RawSplits
-from graph_energy.data.spec import AROMATIC_BONDS, KEKULE_BONDS, MolecularSpec
+from graph_energy.data.encoded import ROUNDTRIP_REASONS, EncodedSplit, Encoder, derive_spec, encode_all
+from graph_energy.data.sources.base import RawSplits
+from graph_energy.data.spec import AROMATIC_BONDS, MolecularSpec
 from graph_energy.data.stats import DatasetStats
 from graph_energy.data.store import GraphStore
 
-__all__ = ["BuildResult", "build_splits", "encode_all"]
-
-log = logging.getLogger(__name__)
-
-ROUNDTRIP_REASONS = ("roundtrip_invalid", "roundtrip_mismatch")
-
-
-@dataclass
-class _Encoded:
-    """All encoded molecules of one split (global atom-name codes)."""
-
-    pos: np.ndarray          # (k,) row position within the split
-    smiles: list             # k canonical SMILES
-    atom_codes: np.ndarray   # (total_atoms,) int32 codes into the global name table
-    atom_ptr: np.ndarray     # (k+1,)
-    bonds: np.ndarray        # (total_bonds, 3) int16 (i, j, bond code)
-    bond_ptr: np.ndarray     # (k+1,)
-    failed: Counter
-    examples: dict
+__all__ = ["BuildResult", "build_splits"]
 
 
 @dataclass
@@ -54,67 +35,12 @@ class BuildResult:
     report: dict
 
 
-def _merge(chunks: list[tuple[int, EncodedChunk]], names: dict[str, int]) -> _Encoded:
-    pos, smiles, codes, bonds, aptr, bptr = [], [], [], [], [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
-    failed: Counter = Counter()
-    examples: dict = {}
-    a_off = b_off = 0
-    chunks.reverse()
-    while chunks:
-        start, c = chunks.pop()  # drop each chunk once copied
-        table = np.asarray([names.setdefault(n, len(names)) for n in c.names] or [0], dtype=np.int32)
-        pos.append(c.ok + start)
-        smiles.extend(c.smiles)
-        codes.append(table[c.atom_codes.astype(np.int64)] if len(c.atom_codes) else np.zeros(0, np.int32))
-        bonds.append(c.bonds)
-        aptr.append(c.atom_ptr[1:] + a_off)
-        bptr.append(c.bond_ptr[1:] + b_off)
-        a_off += int(c.atom_ptr[-1])
-        b_off += int(c.bond_ptr[-1])
-        failed.update(c.failed.values())
-        for k, v in c.examples.items():
-            examples.setdefault(k, v)
-    cat = np.concatenate
-    return _Encoded(cat(pos) if pos else np.zeros(0, np.int64), smiles,
-                    cat(codes) if codes else np.zeros(0, np.int32), cat(aptr),
-                    cat(bonds) if bonds else np.zeros((0, 3), np.int16), cat(bptr), failed, examples)
-
-
-def encode_all(smiles: list[str], kekulize: bool, max_nodes: int | None, names: dict[str, int],
-               workers: int = 2, chunk_size: int = 2000, pool=None) -> _Encoded:
-    """Encode a list of SMILES in chunks, in ``pool`` when given (order preserved)."""
-    starts = list(range(0, len(smiles), chunk_size))
-    fn = partial(encode_chunk, kekulize=kekulize, max_nodes=max_nodes)
-    pieces = [smiles[s:s + chunk_size] for s in starts]
-    results = pool.imap(fn, pieces) if pool is not None else map(fn, pieces)
-    chunks = []
-    for k, (s, r) in enumerate(zip(starts, results)):
-        chunks.append((s, r))
-        if (k + 1) % 100 == 0:
-            log.info("encoded %d / %d molecules", min(s + chunk_size, len(smiles)), len(smiles))
-    return _merge(chunks, names)
-
-
-def _derive_spec(name: str, enc: _Encoded, names: dict[str, int], kekulize: bool, max_nodes: int | None
-                 ) -> MolecularSpec:
-    if len(enc.pos) == 0:
-        raise ValueError(f"no training molecule of {name!r} could be encoded (drops: {dict(enc.failed)}); "
-                         "check the SMILES column and the input file")
-    table = list(names)
-    counts = np.bincount(enc.atom_codes, minlength=len(table))
-    present = [(table[i], int(c)) for i, c in enumerate(counts) if c > 0]
-    atom_types = tuple(n for n, _ in sorted(present, key=lambda t: (-t[1], t[0])))
-    largest = int(np.diff(enc.atom_ptr).max())
-    return MolecularSpec(name=name, atom_types=atom_types, bond_types=KEKULE_BONDS if kekulize else AROMATIC_BONDS,
-                         max_nodes=max_nodes if max_nodes is not None else largest, kekulize=kekulize)
-
-
 def _graphs_of(flat_positions: np.ndarray, ptr: np.ndarray) -> np.ndarray:
     """Graph id of each flat element position (``ptr`` are the ``(k+1,)`` offsets)."""
     return np.searchsorted(ptr, flat_positions, side="right") - 1
 
 
-def _to_store(enc: _Encoded, source_index: np.ndarray, spec: MolecularSpec, names: dict[str, int],
+def _to_store(enc: EncodedSplit, source_index: np.ndarray, spec: MolecularSpec, names: dict[str, int],
               failed: Counter, examples: dict) -> GraphStore:
     """Map codes to spec ids, drop molecules outside the vocabulary or size limit, pack a store.
 
@@ -172,10 +98,13 @@ def _to_store(enc: _Encoded, source_index: np.ndarray, spec: MolecularSpec, name
     )
 
 
-def build_splits(raw: RawSplits, name: str, kekulize: bool = True, max_nodes: int | None = None,
+def build_splits(raw: RawSplits, name: str, *, encode: Encoder, kekulize: bool = True, max_nodes: int | None = None,
                  spec: MolecularSpec | None = None, workers: int = 2, chunk_size: int = 2000) -> BuildResult:
     """Encode, check and pack every split of ``raw``; the vocabulary comes from ``raw.smiles['train']``
-    unless ``spec`` is given (then its vocabulary, bonds, size limit and kekulization are used)."""
+    unless ``spec`` is given (then its vocabulary, bonds, size limit and kekulization are used).
+
+    ``encode`` is the chunk encoder (see :mod:`graph_energy.data.encoded`); it must be picklable
+    when ``workers > 1``."""
     if "train" not in raw.smiles:
         raise ValueError(f"dataset {name!r} has no 'train' split (splits {sorted(raw.smiles)})")
     if spec is not None:
@@ -188,14 +117,14 @@ def build_splits(raw: RawSplits, name: str, kekulize: bool = True, max_nodes: in
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
     pool = ctx.Pool(workers) if use_pool else None
     try:
-        encoded = {split: encode_all(smiles, kekulize, max_nodes, names, workers, chunk_size, pool)
+        encoded = {split: encode_all(smiles, encode, kekulize, max_nodes, names, chunk_size, pool)
                    for split, smiles in raw.smiles.items()}
     finally:
         if pool is not None:
             pool.close()
             pool.join()
     if spec is None:
-        spec = _derive_spec(name, encoded["train"], names, kekulize, max_nodes)
+        spec = derive_spec(name, encoded["train"], names, kekulize, max_nodes)
     passed = sum(len(e.pos) for e in encoded.values())
     stores, dropped, examples = {}, {}, {}
     for split in list(encoded):

@@ -1,51 +1,59 @@
-"""``load_dataset``: raw source -> processed, cached splits -> :class:`MolecularData`.
+"""``load_dataset``: a :class:`~graph_energy.data.sources.DatasetSource` -> processed, cached splits ->
+:class:`MolecularData`.
 
-The cache lives in ``<root>/<name>/<settings hash>/`` (``root``: argument, else ``$GEM_DATA_DIR``,
-else ``~/.cache/graph_energy``): ``processed/<split>.pt`` (compact graph stores) and ``meta.json``
-(the settings that made them, their hash, the spec, the training statistics and the build report).
-``meta.json`` is written last, so a cache is used only when it is complete and its recorded settings
-equal the requested ones; any change of settings, spec or source file selects a fresh directory.
+A dataset config names its source by ``_target_`` plus the processing options shared by every
+dataset (``conf/dataset/*.yaml``)::
+
+    _target_: graph_energy.data.load_dataset
+    source:
+      _target_: graph_energy.data.sources.QM9Source
+      seed: 42
+    root: null          # cache root (default: $GEM_DATA_DIR or ~/.cache/graph_energy)
+    kekulize: true
+    max_nodes: null
+    spec: null
+    workers: 2
+    force_reload: false
+
+Older configs (and checkpoints) name a library dataset instead, ``name: qm9`` with the source's
+arguments beside the options; both forms give the same :class:`DatasetConfig`. The pipeline reads
+the source, encodes every SMILES with the encoder (by default :mod:`graph_energy.chem`'s, bound by
+name so this package never imports it), derives the vocabulary from the training split and caches
+the result (:mod:`graph_energy.data.cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
+import inspect
 import logging
 import os
 import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from graph_energy.config import instantiate, locate
 from graph_energy.data.build import build_splits
-from graph_energy.data.download import ZINC250K_CSV, ZINC250K_TEST_IDX, fetch
-from graph_energy.data.sources import (
-    MOSES_PACKAGE_HINT,
-    QM9_PACKAGE_HINT,
-    RawSplits,
-    package_data_dir,
-    read_moses,
-    read_qm9,
-    read_smiles_file,
-    read_zinc250k,
-)
+from graph_energy.data.cache import exclusive, file_identity, read_meta, settings_hash, write_cache
+from graph_energy.data.sources.base import DatasetSource, plain
+from graph_energy.data.sources.registry import SOURCES, source_class
 from graph_energy.data.spec import MolecularSpec
 from graph_energy.data.stats import DatasetStats
 from graph_energy.data.store import MolecularGraphDataset
 
-__all__ = ["MolecularData", "load_dataset", "default_data_root", "DATASETS"]
+__all__ = ["MolecularData", "DatasetConfig", "load_dataset", "default_data_root", "DATASET_OPTIONS",
+           "DEFAULT_ENCODER"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the processed format or the processing semantics change (invalidates every cache).
 FORMAT_VERSION = 1
-DATASETS = ("qm9", "moses", "zinc250k", "smiles")
-_ALIASES = {"zinc": "zinc250k", "zinc250": "zinc250k", "file": "smiles", "csv": "smiles"}
-_OPTIONS = {"name", "path", "root", "kekulize", "max_nodes", "spec", "workers", "force_reload", "seed",
-            "num_train", "smiles_column", "split_column", "split_fractions", "test_idx_path", "sha256", "chunk_size"}
+#: The processing options of a dataset config (everything else belongs to the source).
+DATASET_OPTIONS = ("root", "kekulize", "max_nodes", "spec", "workers", "chunk_size", "force_reload", "encoder")
+#: The chunk encoder (see :mod:`graph_energy.data.encoded`), named so that ``data`` never imports ``chem``.
+DEFAULT_ENCODER = "graph_energy.chem.encode.encode_chunk"
 
 
 def default_data_root() -> Path:
@@ -90,6 +98,16 @@ class MolecularData:
     def test(self) -> MolecularGraphDataset:
         return self.splits["test"] if "test" in self.splits else self.splits["val"]
 
+    def split(self, name: str) -> MolecularGraphDataset:
+        """One split by name (``val`` and ``test`` alias each other when one is missing)."""
+        if name == "val":
+            return self.val
+        if name == "test":
+            return self.test
+        if name not in self.splits:
+            raise ValueError(f"dataset {self.spec.name!r} has no split {name!r}; available: {sorted(self.splits)}")
+        return self.splits[name]
+
     def summary(self) -> dict:
         """Plain-data summary (the ``gem-data`` output line)."""
         r = self.report
@@ -100,188 +118,251 @@ class MolecularData:
                 "seconds": round(self.seconds, 3), "cache_hit": self.cache_hit, "cache_dir": str(self.cache_dir)}
 
 
-# ------------------------------------------------------------------------------------------ helpers
-def _plain(v):
-    """Mapping/sequence config values (e.g. OmegaConf containers) as plain dicts/lists."""
-    if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)) or type(v).__name__ == "ListConfig":
-        return [_plain(x) for x in v]
-    return v
 
 
-def _file_identity(path: Path) -> dict:
-    st = path.stat()
-    if st.st_size <= 32 * 2 ** 20:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return {"file": path.name, "sha256": digest}
-    return {"file": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+# ------------------------------------------------------------------------------------------ config
+@dataclass(frozen=True)
+class DatasetConfig:
+    """What :func:`load_dataset` is asked for: a source and how to process it.
+
+    Attributes:
+        source: where the molecules come from and how they are split.
+        root: cache root (``None``: :func:`default_data_root`); sources that download keep raw files there too.
+        kekulize: store aromatic rings as alternating single/double bonds.
+        max_nodes: size limit (``None``: the largest training molecule); larger molecules are dropped.
+        spec: a fixed vocabulary, bonds, size limit and kekulization (overrides ``kekulize``/``max_nodes``).
+        workers: processes used to encode large inputs (0 or 1: in this process).
+        chunk_size: SMILES per encoding task.
+        force_reload: rebuild even if a matching cache exists.
+        encoder: dotted name of the chunk encoder (:data:`DEFAULT_ENCODER`; another one is part of
+            the cache key).
+    """
+
+    source: DatasetSource
+    root: Path | None = None
+    kekulize: bool = True
+    max_nodes: int | None = None
+    spec: MolecularSpec | None = None
+    workers: int = 2
+    chunk_size: int = 2000
+    force_reload: bool = False
+    encoder: str = DEFAULT_ENCODER
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, DatasetSource):
+            raise TypeError(f"DatasetConfig.source must be a DatasetSource, got {type(self.source).__name__}")
+        if not isinstance(self.source.name, str) or not self.source.name:
+            raise ValueError(f"{type(self.source).__name__} has no name; set the class attribute name = '...'")
+        if self.spec is not None:  # a fixed spec decides the processing
+            object.__setattr__(self, "kekulize", self.spec.kekulize)
+            object.__setattr__(self, "max_nodes", self.spec.max_nodes)
+        for key, lo in (("workers", 0), ("chunk_size", 1), ("max_nodes", 1)):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
+                raise ValueError(f"dataset option {key} must be an integer >= {lo}, got {v!r}")
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def parse(cls, config=None, *, trusted: bool = False, **options) -> DatasetConfig:
+        """A :class:`DatasetConfig` from any accepted form.
+
+        Args:
+            config: a dataset config mapping (``source: {_target_: ...}`` plus options, or the older
+                ``name: <dataset>`` with the source's arguments beside the options), a dataset name
+                (``"qm9"``, ``"moses"``, ``"zinc250k"``, ``"smiles"``), a :class:`DatasetSource`, or a
+                :class:`DatasetConfig`.
+            trusted: the config comes from the user (command line, Python); ``False`` for configs
+                read from files such as checkpoints: then only ``graph_energy`` classes (or
+                :func:`graph_energy.config.allow_targets` entries) may be built.
+            options: more entries of the config (override ``config``'s).
+
+        Raises:
+            graph_energy.config.UnsafeTargetError: an untrusted config names a class outside the library.
+            ValueError: unknown dataset, unknown option, or bad values.
+        """
+        if isinstance(config, DatasetConfig):
+            return dataclasses.replace(config, **_options(plain(options), trusted)) if options else config
+        if isinstance(config, DatasetSource):
+            opts = {"source": config}
+        elif isinstance(config, str):
+            opts = {"name": config}
+        elif isinstance(config, Mapping):
+            opts = plain(config)
+        elif config is None:
+            opts = {}
+        else:
+            raise TypeError(f"a dataset config is a name, a mapping or a DatasetSource, got {type(config).__name__}")
+        opts.update(plain(options))
+        target = opts.pop("_target_", None)
+        if target is not None and locate(target, trusted=trusted) is not load_dataset:
+            raise ValueError(f"a dataset config has _target_: graph_energy.data.load_dataset, got {target!r}; "
+                             "name the DatasetSource class under source._target_")
+        processing = {k: opts.pop(k) for k in DATASET_OPTIONS if k in opts}
+        name, node = opts.pop("name", None), opts.pop("source", None)
+        if name is not None and node is not None:
+            raise ValueError(f"a dataset config names its source once: source={node!r} or name={name!r}, not both")
+        if node is not None:
+            if opts:
+                raise ValueError(f"unknown dataset option(s) {sorted(opts)}: source arguments go under source "
+                                 f"(dataset.source.<arg>=...); dataset options are {list(DATASET_OPTIONS)}")
+            source = build_source(node, trusted=trusted)
+        elif name is not None:
+            source = _named_source(name, opts)
+        else:
+            raise ValueError(f"no dataset source: pass a dataset name ({', '.join(SOURCES)}) or "
+                             "source={_target_: <a DatasetSource class>, ...}")
+        return cls(source, **_options(processing, trusted))
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def data_root(self) -> Path:
+        return Path(self.root).expanduser() if self.root else default_data_root()
+
+    def files(self) -> list[Path]:
+        """The source's raw files (downloaded if needed), checked to exist."""
+        files = [Path(f) for f in self.source.files(self.data_root)]
+        for f in files:
+            if not f.is_file():
+                raise ValueError(f"data file {f} does not exist; check dataset.source.path (or reinstall the "
+                                 "data package)")
+        return files
+
+    def settings(self, files: list[Path]) -> dict:
+        """Everything that decides the processed data (hashed into the cache folder name)."""
+        out = {
+            "format": FORMAT_VERSION, "dataset": self.source.name, "kekulize": self.kekulize,
+            "max_nodes": self.max_nodes, "spec": self.spec.to_dict() if self.spec else None,
+            "sources": [file_identity(f) for f in files], "split": self.source.split_settings(),
+            "rdkit": metadata.version("rdkit"),
+        }
+        if self.encoder != DEFAULT_ENCODER:
+            out["encoder"] = self.encoder
+        return out
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> MolecularData:
+        """Prepare (or load from cache) the dataset."""
+        t0 = time.perf_counter()
+        files = self.files()
+        settings = self.settings(files)
+        digest = settings_hash(settings)
+        cache_dir = self.data_root / self.source.name / digest
+        meta = None if self.force_reload else read_meta(cache_dir, settings)
+        hit = meta is not None
+        if not hit:
+            with exclusive(cache_dir):
+                meta = None if self.force_reload else read_meta(cache_dir, settings)
+                hit = meta is not None
+                if not hit:
+                    meta = self._build(files, settings, cache_dir)
+        spec = MolecularSpec.from_dict(meta["spec"])
+        splits = {s: MolecularGraphDataset(cache_dir, s, spec.num_atom_types, spec.num_bond_types)
+                  for s in meta["report"]["split_sizes"]}
+        data = MolecularData(spec, splits, DatasetStats.from_dict(meta["stats"]), meta["report"], cache_dir,
+                             hit, time.perf_counter() - t0, settings)
+        log.info("dataset %s: %s (%.1f s, cache %s)", self.source.name, data.report["split_sizes"], data.seconds,
+                 "hit" if hit else "built")
+        return data
+
+    def _build(self, files: list[Path], settings: dict, cache_dir: Path) -> dict:
+        log.info("processing dataset %s into %s", self.source.name, cache_dir)
+        raw = self.source.read(files)
+        result = build_splits(raw, self.source.name, encode=locate(self.encoder, trusted=True),
+                              kekulize=self.kekulize, max_nodes=self.max_nodes, spec=self.spec,
+                              workers=self.workers, chunk_size=self.chunk_size)
+        return write_cache(cache_dir, settings, result)
+
+    def split_smiles(self, split: str) -> list[str]:
+        """SMILES of one split as evaluation references: as read from the files if the source's
+        :attr:`~DatasetSource.raw_references` (no processing), else the processed split's canonical SMILES."""
+        if not self.source.raw_references:
+            return self.load().split(split).smiles
+        raw = self.source.read(self.files())
+        if split not in raw.smiles:
+            raise ValueError(f"dataset {self.source.name!r} has no split {split!r}; available: {sorted(raw.smiles)}")
+        return list(raw.smiles[split])
 
 
-def _split_settings(ds: str, opts: dict) -> dict:
-    """The split options that matter for ``ds``, with defaults filled in (so equal splits hash equally)."""
-    if ds == "qm9":
-        return {"seed": opts.get("seed") if opts.get("seed") is not None else 42,
-                "num_train": opts.get("num_train") or 100_000}
-    if ds == "smiles":
-        return {"seed": opts.get("seed") or 0, "smiles_column": opts.get("smiles_column"),
-                "split_column": opts.get("split_column"),
-                "split_fractions": None if opts.get("split_column") else (
-                    opts.get("split_fractions") or {"train": 0.8, "val": 0.1, "test": 0.1})}
-    return {}
+def _options(values: dict, trusted: bool) -> dict:
+    """Processing options with ``None`` meaning the default (except where ``None`` is a setting)."""
+    unknown = set(values) - set(DATASET_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown dataset option(s) {sorted(unknown)}; dataset options are {list(DATASET_OPTIONS)}")
+    defaults = {f.name: f.default for f in dataclasses.fields(DatasetConfig) if f.name != "source"}
+    out = {k: (defaults[k] if v is None and k not in ("root", "max_nodes", "spec") else v) for k, v in values.items()}
+    if "kekulize" in out:
+        out["kekulize"] = bool(out["kekulize"])
+    if "force_reload" in out:
+        out["force_reload"] = bool(out["force_reload"])
+    if out.get("spec") is not None:
+        out["spec"] = _resolve_spec(out["spec"])
+    if out.get("encoder", DEFAULT_ENCODER) != DEFAULT_ENCODER:
+        locate(out["encoder"], trusted=trusted)  # refuse an untrusted encoder now, not at build time
+    return out
 
 
-def _resolve_spec(spec) -> MolecularSpec | None:
-    if spec is None or isinstance(spec, MolecularSpec):
+def _resolve_spec(spec) -> MolecularSpec:
+    if isinstance(spec, MolecularSpec):
         return spec
     if isinstance(spec, Mapping):
-        return MolecularSpec.from_dict(_plain(spec))
-    return MolecularSpec.load(Path(spec).expanduser())
+        return MolecularSpec.from_dict(plain(spec))
+    return MolecularSpec.load(Path(str(spec)).expanduser())
 
 
-def _source(name: str, opts: dict, root: Path) -> tuple[list[Path], callable]:
-    """Files the dataset reads and a zero-argument reader returning :class:`RawSplits`."""
-    path = opts.get("path")
-    if name == "qm9":
-        if path:
-            files = [Path(p).expanduser() for p in (path if isinstance(path, list) else [path])]
-        else:
-            folder = package_data_dir("qm9pack", "data", hint=QM9_PACKAGE_HINT)
-            files = [folder / f"qm9_part{i}.csv" for i in (1, 2, 3)]
-        sp = _split_settings(name, opts)
-        return files, lambda: read_qm9(files, sp["num_train"], sp["seed"])
-    if name == "moses":
-        folder = Path(path).expanduser() if path else package_data_dir("moses", "dataset", "data",
-                                                                       hint=MOSES_PACKAGE_HINT)
-        files = [folder / f"{s}.csv.gz" for s in ("train", "test", "test_scaffolds")]
-        return files, lambda: read_moses(folder)
-    if name == "zinc250k":
-        sha = opts.get("sha256") or {}
-        raw_dir = root / "zinc250k" / "raw"
-        csv = Path(path).expanduser() if path else fetch(ZINC250K_CSV, raw_dir, sha.get("csv"), config_key="dataset.path")
-        tip = opts.get("test_idx_path")
-        idx = Path(tip).expanduser() if tip else fetch(ZINC250K_TEST_IDX, raw_dir, sha.get("test_idx"),
-                                                       config_key="dataset.test_idx_path")
-        return [csv, idx], lambda: read_zinc250k(csv, idx)
-    if name == "smiles":
-        if not path:
-            raise ValueError("dataset 'smiles' needs a file: pass dataset.path=<file.smi|file.csv>")
-        p = Path(path).expanduser()
-        sp = _split_settings(name, opts)
-        return [p], lambda: read_smiles_file(p, sp["smiles_column"], sp["split_column"], sp["split_fractions"],
-                                             sp["seed"])
-    raise ValueError(f"unknown dataset {name!r}; choose one of {list(DATASETS)} (or dataset=smiles with "
-                     "dataset.path=<file> for your own SMILES)")
+def _init_params(cls: type) -> set[str]:
+    return {n for n, p in inspect.signature(cls.__init__).parameters.items()
+            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def _named_source(name, arguments: dict) -> DatasetSource:
+    """A library source by dataset name, with its arguments given beside the options (older configs)."""
+    cls = source_class(name)
+    unknown = set(arguments) - _init_params(cls)
+    if unknown:
+        raise ValueError(f"unknown dataset option(s) {sorted(unknown)} for {cls.name!r}; allowed: "
+                         f"{sorted(_init_params(cls) | set(DATASET_OPTIONS))}")
+    return cls(**arguments)
+
+
+def build_source(node, *, trusted: bool = False) -> DatasetSource:
+    """A :class:`DatasetSource` from a ``_target_`` config, a library dataset name, or a source object."""
+    if isinstance(node, DatasetSource):
+        return node
+    if isinstance(node, str):
+        return source_class(node)()
+    if not isinstance(node, Mapping):
+        raise TypeError(f"a dataset source is a _target_ config or a dataset name, got {type(node).__name__}")
+    target = node.get("_target_")
+    if not target or target == "???":
+        raise ValueError("the dataset source has no _target_; name a DatasetSource class, e.g. "
+                         "dataset.source._target_=graph_energy.data.sources.QM9Source")
+    try:
+        source = instantiate(node, trusted=trusted)
+    except TypeError as err:
+        raise ValueError(str(err)) from None
+    if not isinstance(source, DatasetSource):
+        raise ValueError(f"dataset source {target!r} is not a graph_energy.data.sources.DatasetSource "
+                         f"(it built a {type(source).__name__})")
+    return source
 
 
 # --------------------------------------------------------------------------------------------- main
-def load_dataset(name=None, **kwargs) -> MolecularData:
+def load_dataset(name=None, *, trusted: bool = False, **options) -> MolecularData:
     """Prepare (or load from cache) a molecular dataset.
 
     Args:
-        name: ``"qm9"``, ``"moses"``, ``"zinc250k"``, ``"smiles"``, or a mapping of all options
-            (e.g. a Hydra ``dataset`` config; ``_target_`` is ignored).
-        path: local source file(s) instead of the data package / download (required for ``smiles``).
-        root: cache root (default :func:`default_data_root`).
-        kekulize: store aromatic rings as alternating single/double bonds (default ``True``).
-        max_nodes: size limit (default: largest training molecule); larger molecules are dropped.
-        spec: a :class:`MolecularSpec`, its dict, or a JSON path: fixes vocabulary, bonds, size limit.
-        workers: processes used to encode large inputs (default 2).
-        force_reload: rebuild even if a matching cache exists.
-        seed, num_train: QM9 split parameters (42, 100,000) or the user-file random split seed.
-        smiles_column, split_column, split_fractions: user-file options.
-        test_idx_path, sha256: ZINC250k test-index file and checksum overrides ``{"csv", "test_idx"}``.
+        name: a dataset config mapping, a dataset name (``"qm9"``, ``"moses"``, ``"zinc250k"``,
+            ``"smiles"``), a :class:`~graph_energy.data.sources.DatasetSource` or a :class:`DatasetConfig`
+            (see :meth:`DatasetConfig.parse`).
+        trusted: ``True`` for configs the user wrote (command line, Python); configs read from files
+            (checkpoints) are untrusted and may only build ``graph_energy`` classes.
+        options: more config entries: ``source=...``, the processing options of :class:`DatasetConfig`
+            (``root``, ``kekulize``, ``max_nodes``, ``spec``, ``workers``, ``chunk_size``,
+            ``force_reload``) and, with a dataset name, that source's arguments (e.g. ``path``,
+            ``seed``, ``num_train``, ``split_column``).
+
+    Example:
+        >>> data = load_dataset("smiles", path="mols.smi")                    # doctest: +SKIP
+        >>> data = load_dataset(QM9Source(num_train=50_000), root="/data")    # doctest: +SKIP
     """
-    t0 = time.perf_counter()
-    opts = _plain(dict(name)) if isinstance(name, Mapping) else {"name": name}
-    opts.update(_plain(kwargs))
-    opts.pop("_target_", None)
-    unknown = set(opts) - _OPTIONS
-    if unknown:
-        raise ValueError(f"unknown dataset option(s) {sorted(unknown)}; allowed: {sorted(_OPTIONS)}")
-    if not isinstance(opts.get("name"), str):
-        raise ValueError(f"dataset name must be a string, got {opts.get('name')!r}; choose one of {list(DATASETS)}")
-    ds = _ALIASES.get(opts["name"].lower(), opts["name"].lower())
-    root = Path(opts["root"]).expanduser() if opts.get("root") else default_data_root()
-    spec = _resolve_spec(opts.get("spec"))
-    files, reader = _source(ds, opts, root)
-    for f in files:
-        if not f.is_file():
-            raise ValueError(f"data file {f} does not exist; check dataset.path (or reinstall the data package)")
-    settings = {
-        "format": FORMAT_VERSION, "dataset": ds,
-        "kekulize": spec.kekulize if spec else bool(opts.get("kekulize", True)),
-        "max_nodes": spec.max_nodes if spec else opts.get("max_nodes"),
-        "spec": spec.to_dict() if spec else None,
-        "sources": [_file_identity(f) for f in files],
-        "split": _split_settings(ds, opts),
-        "rdkit": metadata.version("rdkit"),
-    }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    cache_dir = root / ds / digest
-    meta_path = cache_dir / "meta.json"
-    meta = None if opts.get("force_reload", False) else _read_meta(meta_path, settings)
-    hit = meta is not None
-    if not hit:
-        with _exclusive(cache_dir):  # concurrent loaders (e.g. data-parallel ranks) build once
-            meta = None if opts.get("force_reload", False) else _read_meta(meta_path, settings)
-            hit = meta is not None
-            if not hit:
-                meta = _build(ds, reader, settings, digest, spec, opts, cache_dir)
-    spec_obj = MolecularSpec.from_dict(meta["spec"])
-    splits = {s: MolecularGraphDataset(cache_dir, s, spec_obj.num_atom_types, spec_obj.num_bond_types)
-              for s in meta["report"]["split_sizes"]}
-    data = MolecularData(spec_obj, splits, DatasetStats.from_dict(meta["stats"]), meta["report"], cache_dir,
-                         hit, time.perf_counter() - t0, settings)
-    log.info("dataset %s: %s (%.1f s, cache %s)", ds, data.report["split_sizes"], data.seconds,
-             "hit" if hit else "built")
-    return data
-
-
-@contextmanager
-def _exclusive(cache_dir: Path):
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / ".lock", "w") as f:
-        try:
-            import fcntl
-
-            fcntl.flock(f, fcntl.LOCK_EX)
-        except ImportError:  # non-POSIX: no cross-process lock
-            pass
-        yield
-
-
-def _read_meta(path: Path, settings: dict) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        log.warning("unreadable cache metadata %s; rebuilding", path)
-        return None
-    if meta.get("settings") != json.loads(json.dumps(settings, default=str)):
-        log.warning("cache %s was made with other settings; rebuilding", path.parent)
-        return None
-    files = [path.parent / "processed" / f"{s}.pt" for s in meta.get("report", {}).get("split_sizes", {})]
-    if not files or not all(f.is_file() for f in files):
-        return None
-    return meta
-
-
-def _build(ds: str, reader, settings: dict, digest: str, spec, opts: dict, cache_dir: Path) -> dict:
-    log.info("processing dataset %s into %s", ds, cache_dir)
-    raw: RawSplits = reader()
-    result = build_splits(raw, ds, kekulize=settings["kekulize"], max_nodes=settings["max_nodes"], spec=spec,
-                          workers=int(opts.get("workers", 2) or 1), chunk_size=int(opts.get("chunk_size", 2000)))
-    processed = cache_dir / "processed"
-    processed.mkdir(parents=True, exist_ok=True)
-    (cache_dir / "meta.json").unlink(missing_ok=True)
-    for split, store in result.stores.items():
-        store.save(processed / f"{split}.pt")
-    meta = {"settings": json.loads(json.dumps(settings, default=str)), "settings_hash": digest,
-            "spec": result.spec.to_dict(), "stats": result.stats.to_dict(), "report": result.report}
-    tmp = cache_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    os.replace(tmp, cache_dir / "meta.json")
-    result.spec.save(cache_dir / "spec.json")
-    return meta
+    return DatasetConfig.parse(name, trusted=trusted, **options).load()

@@ -1,4 +1,4 @@
-"""Downloading raw files with checksums (ZINC250k is the only dataset not shipped in a wheel)."""
+"""Downloading raw files with checksums (used by sources whose data is not shipped in a wheel, e.g. ZINC250k)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RemoteFile", "ZINC250K_CSV", "ZINC250K_TEST_IDX", "fetch", "sha256_of"]
+__all__ = ["RemoteFile", "fetch", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +25,6 @@ class RemoteFile:
     sha256: str | None = None
 
 
-#: The standard ZINC250k table (``smiles,logP,qed,SAS``; 249,455 rows) of the chemical VAE release.
-ZINC250K_CSV = RemoteFile(
-    "250k_rdkit.csv",
-    ("https://raw.githubusercontent.com/aspuru-guzik-group/chemical_vae/master/models/zinc_properties/250k_rdkit.csv",),
-    sha256=None,
-)
-#: Test-row indices of the GDSS-family ZINC250k split (a JSON list of 0-based CSV rows).
-ZINC250K_TEST_IDX = RemoteFile(
-    "valid_idx_zinc250k.json",
-    ("https://raw.githubusercontent.com/harryjo97/GDSS/master/data/valid_idx_zinc250k.json",
-     "https://raw.githubusercontent.com/divelab/DIG_storage/main/ggraph/valid_idx_zinc250k.json"),
-    sha256=None,
-)
-
-
 def sha256_of(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -49,7 +34,7 @@ def sha256_of(path: str | Path) -> str:
 
 
 def fetch(remote: RemoteFile, folder: str | Path, sha256: str | None = None, timeout: float = 60.0,
-          config_key: str = "dataset.path") -> Path:
+          config_key: str = "dataset.source.path") -> Path:
     """Path of ``remote`` inside ``folder``, downloading it if absent, and verify its checksum.
 
     ``sha256`` overrides the pinned digest. A mismatch or a failed download raises ``ValueError``

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,7 +79,8 @@ class MolecularSpec:
 
     def __post_init__(self) -> None:
         if not self.atom_types:
-            raise ValueError("MolecularSpec.atom_types is empty: derive it from data with MolecularSpec.from_molecules")
+            raise ValueError("MolecularSpec.atom_types is empty: derive it from molecules with "
+                             "graph_energy.chem.spec_from_smiles (or load a dataset)")
         if len(set(self.atom_types)) != len(self.atom_types):
             raise ValueError(f"duplicate atom types in {self.atom_types}")
         if not self.bond_types or self.bond_types[0] != "none":
@@ -122,54 +122,11 @@ class MolecularSpec:
         """Largest allowed total bond order per atom class (formal charge taken into account)."""
         return tuple(_max_valence(a.symbol, a.charge) for a in self.atoms)
 
-    @property
-    def atomic_numbers(self) -> tuple[int, ...]:
-        from rdkit import Chem
-
-        pt = Chem.GetPeriodicTable()
-        return tuple(pt.GetAtomicNumber(a.symbol) for a in self.atoms)
-
-    def atom_index(self, symbol: str, charge: int = 0) -> int:
-        """Class index of an atom, or ``KeyError`` naming the atom and the vocabulary."""
-        name = AtomType(symbol, charge).name
-        try:
-            return self.atom_types.index(name)
-        except ValueError:
-            raise KeyError(f"atom {name!r} is not in the vocabulary {list(self.atom_types)}") from None
-
     def bond_index(self, bond_name: str) -> int:
         try:
             return self.bond_types.index(bond_name)
         except ValueError:
             raise KeyError(f"bond {bond_name!r} is not in the vocabulary {list(self.bond_types)}") from None
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_molecules(cls, mols: Iterable, name: str, kekulize: bool = True, max_nodes: int | None = None,
-                       ) -> MolecularSpec:
-        """Derive the vocabulary (atoms with formal charges) and size limit from RDKit molecules.
-
-        Atom classes are ordered by decreasing frequency (ties by name) so the common classes get
-        small indices; molecules larger than ``max_nodes`` do not contribute.
-        """
-        from collections import Counter
-
-        counts: Counter[str] = Counter()
-        largest = 0
-        for mol in mols:
-            if mol is None:
-                continue
-            n = mol.GetNumAtoms()
-            if max_nodes is not None and n > max_nodes:
-                continue
-            largest = max(largest, n)
-            for atom in mol.GetAtoms():
-                counts[AtomType(atom.GetSymbol(), atom.GetFormalCharge()).name] += 1
-        if not counts:
-            raise ValueError(f"cannot derive a vocabulary for {name!r}: no usable molecules")
-        atom_types = tuple(sorted(counts, key=lambda a: (-counts[a], a)))
-        return cls(name=name, atom_types=atom_types, bond_types=KEKULE_BONDS if kekulize else AROMATIC_BONDS,
-                   max_nodes=max_nodes if max_nodes is not None else largest, kekulize=kekulize)
 
     # ------------------------------------------------------------------ plain data
     def to_dict(self) -> dict:

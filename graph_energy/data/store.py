@@ -8,7 +8,6 @@ expands one molecule to the documented ``Data`` layout on access.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -21,8 +20,6 @@ from torch_geometric.data import Data, InMemoryDataset
 from graph_energy.data.dense import DenseGraph, GraphLabels
 
 __all__ = ["GraphStore", "MolecularGraphDataset"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,12 +53,6 @@ class GraphStore:
     def num_nodes(self) -> Tensor:
         """``(G,)`` int64 nodes per graph."""
         return self.node_ptr[1:] - self.node_ptr[:-1]
-
-    @property
-    def graph_of_bond(self) -> Tensor:
-        """``(total_bonds,)`` graph id of every bond."""
-        counts = self.bond_ptr[1:] - self.bond_ptr[:-1]
-        return torch.repeat_interleave(torch.arange(len(self)), counts)
 
     def smiles(self, idx: int) -> str:
         a, b = int(self.smiles_ptr[idx]), int(self.smiles_ptr[idx + 1])
@@ -172,12 +163,6 @@ class MolecularGraphDataset(InMemoryDataset):
         if self._indices is None:
             return self.store.all_smiles()
         return [self.store.smiles(i) for i in self.indices()]
-
-    @property
-    def num_nodes_per_graph(self) -> Tensor:
-        """``(len(self),)`` long nodes per graph of this view."""
-        n = self.store.num_nodes
-        return n if self._indices is None else n[torch.as_tensor(list(self.indices()), dtype=torch.long)]
 
     def dense(self, idx, max_nodes: int | None = None, dtype: torch.dtype = torch.float32) -> DenseGraph:
         """Dense one-hot batch of items ``idx`` (positions in this view) without going through PyG."""

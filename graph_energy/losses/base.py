@@ -23,9 +23,9 @@ class LossOutput:
     terms: dict[str, Tensor] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
 
-    def scalars(self, prefix: str = "") -> dict[str, float]:
-        """All numbers as plain floats, keys prefixed (for trackers)."""
-        out = {f"{prefix}loss": float(self.loss.detach())}
-        out.update({f"{prefix}{k}": float(v) for k, v in self.terms.items()})
-        out.update({f"{prefix}{k}": float(v) for k, v in self.metrics.items()})
+    def scalars(self) -> dict[str, float]:
+        """All numbers as plain floats: ``loss``, then the terms, then the metrics (for trackers)."""
+        out = {"loss": float(self.loss.detach())}
+        out.update({k: float(v) for k, v in self.terms.items()})
+        out.update({k: float(v) for k, v in self.metrics.items()})
         return out

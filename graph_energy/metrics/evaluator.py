@@ -15,7 +15,7 @@ from graph_energy.metrics import moses as moses_mod
 from graph_energy.metrics import nspdk as nspdk_mod
 from graph_energy.metrics._util import cached_json, smiles_key
 from graph_energy.metrics.protocol import Protocol
-from graph_energy.metrics.reference import ReferenceSet, dataset_split_smiles, moses_precomputed
+from graph_energy.metrics.reference import ReferenceSet, canonical_split, precomputed_statistics
 from graph_energy.metrics.report import EvalReport
 from graph_energy.metrics.validity import (
     novelty,
@@ -77,28 +77,32 @@ class Evaluator:
 
     # ------------------------------------------------------------------ construction from data
     @classmethod
-    def from_dataset(cls, protocol: Protocol | str, dataset: str | Mapping, reference_file: str | None = None,
-                     train_file: str | None = None, column: str | None = None, **kw) -> Evaluator:
-        """Reference/train sets from a named dataset's splits, or from files (``reference_file`` then
-        replaces all protocol references with one set named ``reference``)."""
+    def from_dataset(cls, protocol: Protocol | str, dataset, reference_file: str | None = None,
+                     train_file: str | None = None, column: str | None = None, trusted: bool = False,
+                     **kw) -> Evaluator:
+        """Reference/train sets from a dataset's splits, or from files (``reference_file`` then
+        replaces all protocol references with one set named ``reference``).
+
+        ``dataset`` is anything :func:`graph_energy.data.load_dataset` accepts (name, config mapping,
+        source); ``trusted=False`` for configs read from checkpoints. The report carries the source's
+        name (``custom`` when both files are given). With ``protocol.moses_precomputed``, references
+        use the statistics the source ships for their split, if any.
+        """
+        from graph_energy.data.datasets import DatasetConfig
         from graph_energy.metrics.io import read_smiles
 
         protocol = Protocol.from_name(protocol) if isinstance(protocol, str) else protocol
-        name = str(dataset.get("name", "custom")) if isinstance(dataset, Mapping) else str(dataset)
+        ds = None if reference_file and train_file else DatasetConfig.parse(dataset, trusted=trusted)
         if reference_file:
             refs = [ReferenceSet("reference", read_smiles(reference_file, column))]
         else:
             refs = []
             for split in protocol.references:
-                pre = {}
-                if protocol.moses_precomputed and name.lower() == "moses" and not (
-                        isinstance(dataset, Mapping) and dataset.get("path")):
-                    pre = moses_precomputed(split)
-                refs.append(ReferenceSet(split, dataset_split_smiles(dataset, split), pre))
-        train = read_smiles(train_file, column) if train_file else dataset_split_smiles(dataset, protocol.train_split)
-        if reference_file and train_file:
-            name = "custom"
-        return cls(protocol, refs, train=train, dataset=name, **kw)
+                shipped = ds.source.reference_statistics(canonical_split(split)) if protocol.moses_precomputed else None
+                pre = precomputed_statistics(shipped) if shipped is not None else {}
+                refs.append(ReferenceSet(split, ds.split_smiles(canonical_split(split)), pre))
+        train = read_smiles(train_file, column) if train_file else ds.split_smiles(canonical_split(protocol.train_split))
+        return cls(protocol, refs, train=train, dataset=ds.source.name if ds is not None else "custom", **kw)
 
     # ------------------------------------------------------------------ cached reference pieces
     def _canonical_list(self, smiles: list[str], tag: str) -> list[str]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from graph_energy.metrics.fcd import GaussianStats
 
-__all__ = ["ReferenceSet", "dataset_split_smiles", "moses_precomputed", "SPLIT_ALIASES"]
+__all__ = ["ReferenceSet", "dataset_split_smiles", "precomputed_statistics", "canonical_split", "SPLIT_ALIASES"]
 
 log = logging.getLogger(__name__)
 
@@ -37,58 +36,35 @@ class ReferenceSet:
         return len(self.smiles)
 
 
-def _canon_split(split: str) -> str:
+def canonical_split(split: str) -> str:
+    """Lower-case split name with the accepted spellings of :data:`SPLIT_ALIASES` resolved."""
     s = str(split).lower()
     return SPLIT_ALIASES.get(s, s)
 
 
-def dataset_split_smiles(dataset: str | Mapping, split: str) -> list[str]:
-    """SMILES of one split of a dataset (raw strings, official split).
+def dataset_split_smiles(dataset, split: str, *, trusted: bool = False) -> list[str]:
+    """SMILES of one split of a dataset, as evaluation references.
 
-    ``dataset`` is a name or a dataset option mapping (as in ``conf/dataset/*.yaml``). QM9
-    (DiGress-family split) and MOSES are read straight from their source files through the data
-    package's readers, which is cheap (no graph processing). Other datasets go through the dataset
-    bundle (:func:`graph_energy.data.load_dataset`) and use its items' ``.smiles``.
+    ``dataset`` is anything :func:`graph_energy.data.load_dataset` accepts (a name, a dataset config
+    mapping as in ``conf/dataset/*.yaml``, a source); ``trusted=False`` for configs read from
+    checkpoints. The source decides what a reference is: the split as published, read straight from
+    its files (QM9, MOSES: no processing), or the processed split's canonical SMILES.
     """
-    opts = {k: v for k, v in dict(dataset).items() if v is not None} if isinstance(dataset, Mapping) \
-        else {"name": dataset}
-    name = str(opts.get("name", "")).lower()
-    split = _canon_split(split)
-    if name == "qm9":
-        from graph_energy.data.sources import read_qm9
+    from graph_energy.data.datasets import DatasetConfig
 
-        path = opts.get("path")
-        files = [path] if isinstance(path, str) else path
-        raw = read_qm9(files, int(opts.get("num_train", 100_000)), int(opts.get("seed", 42)))
-    elif name == "moses":
-        from graph_energy.data.sources import read_moses
-
-        raw = read_moses(opts.get("path"))
-    else:
-        from graph_energy.data import load_dataset
-
-        data = load_dataset(opts)
-        items = getattr(data, split, None)
-        if items is None:
-            raise ValueError(f"dataset {name!r} has no split {split!r}; use train, val or test")
-        return [str(d.smiles) for d in items]
-    if split not in raw.smiles:
-        raise ValueError(f"dataset {name!r} has no split {split!r}; available: {sorted(raw.smiles)}")
-    return list(raw.smiles[split])
+    return DatasetConfig.parse(dataset, trusted=trusted).split_smiles(canonical_split(split))
 
 
-def moses_precomputed(split: str) -> dict:
-    """Statistics shipped with ``molsets`` for ``test`` / ``test_scaffolds`` (see :class:`ReferenceSet`).
+def precomputed_statistics(path: str | os.PathLike) -> dict:
+    """Reference statistics shipped with a dataset (``molsets``' ``<split>_stats.npz``; see
+    :class:`ReferenceSet` and :meth:`graph_energy.data.sources.DatasetSource.reference_statistics`).
 
     The file is a pickled dict inside the installed wheel (trusted package data). FCD statistics
     were computed by ``fcd_torch`` with the same ChemNet weights (agrees with ``fcd`` to ~5e-4).
     """
-    from graph_energy.metrics.moses import moses_data_dir
-
-    split = _canon_split(split)
-    path = os.path.join(moses_data_dir("dataset/data"), f"{split}_stats.npz")
+    path = os.fspath(path)
     if not os.path.exists(path):
-        raise ValueError(f"no precomputed MOSES statistics for split {split!r} ({path})")
+        raise ValueError(f"no precomputed reference statistics at {path}")
     with np.load(path, allow_pickle=True) as data:
         stats = data["stats"].item()
     props = {}

@@ -1,4 +1,4 @@
-"""Mixing kernel: discrete-Langevin Metropolis–Hastings with a factorised proposal (METHOD.md §3.3).
+"""Mixing kernel: Metropolis–Hastings with the discrete-Langevin factorised proposal (METHOD.md §3.3).
 
 Proposal ``q(x'|x)``: every coordinate ``d`` (node, or pair ``i<j`` mirrored) independently draws its
 new class from ``softmax(ℓ_d)`` with ``ℓ_d(a) = 0`` for its current class ``a`` and
@@ -19,11 +19,14 @@ import torch
 from torch import Tensor
 
 from graph_energy.data.dense import GraphLabels
+from graph_energy.models.energy_eval import EnergyEval
+from graph_energy.samplers.kernels import Candidate, ChainView, Kernel, KernelStep, Proposal, index_labels
 from graph_energy.samplers.moves import coordinate_deltas, mirror_upper, upper_pair_mask
-from graph_energy.samplers.schedules import ConstantSchedule, Schedule
+from graph_energy.samplers.schedules import Schedule, as_schedule
+from graph_energy.samplers.target import TargetEval
 
-__all__ = ["DiscreteLangevinMH", "ProposalLogits", "MHProposal", "proposal_logits", "proposal_log_prob",
-           "propose", "mh_accept"]
+__all__ = ["DiscreteLangevinMH", "LangevinProposal", "ProposalLogits", "MHProposal", "proposal_logits",
+           "proposal_log_prob", "propose", "mh_accept"]
 
 
 @dataclass
@@ -118,29 +121,72 @@ def mh_accept(delta_energy: Tensor, log_q_forward: Tensor, log_q_reverse: Tensor
     return accepted, log_alpha
 
 
-class DiscreteLangevinMH:
-    """The mixing phase's kernel: proposal knobs, ``β_mh`` schedule and number of steps.
+class LangevinProposal(Proposal):
+    """The discrete-Langevin factorised proposal (module docstring) from the gradient at ``x``.
 
     Args:
-        num_steps: MH steps per chain after it switches (0 = no mixing).
         beta_prop: proposal sharpness ``β_prop`` (reference 2.36).
         lambda_x, lambda_e: per-coordinate change penalties for nodes / edges (reference 4.00 / 4.83).
-        beta_mh: target inverse temperature, a number or a :class:`Schedule` over the chain's mixing step.
     """
 
-    def __init__(self, num_steps: int = 1000, beta_prop: float = 2.36, lambda_x: float = 4.0,
-                 lambda_e: float = 4.83, beta_mh: Schedule | float = 1.0) -> None:
-        if int(num_steps) < 0:
-            raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+    def __init__(self, beta_prop: float = 2.36, lambda_x: float = 4.0, lambda_e: float = 4.83) -> None:
         if float(beta_prop) < 0:
             raise ValueError(f"beta_prop must be >= 0, got {beta_prop}")
-        self.num_steps = int(num_steps)
         self.beta_prop, self.lambda_x, self.lambda_e = float(beta_prop), float(lambda_x), float(lambda_e)
-        self.beta_mh = beta_mh if isinstance(beta_mh, Schedule) else ConstantSchedule(float(beta_mh))
 
-    def logits(self, labels: GraphLabels, grad_x: Tensor, grad_e: Tensor) -> ProposalLogits:
-        return proposal_logits(labels, grad_x, grad_e, self.beta_prop, self.lambda_x, self.lambda_e)
+    def logits(self, labels: GraphLabels, ev: EnergyEval) -> ProposalLogits:
+        return proposal_logits(labels, ev.grad_x, ev.grad_e, self.beta_prop, self.lambda_x, self.lambda_e)
 
-    def __repr__(self) -> str:
-        return (f"DiscreteLangevinMH(num_steps={self.num_steps}, beta_prop={self.beta_prop}, "
-                f"lambda_x={self.lambda_x}, lambda_e={self.lambda_e}, beta_mh={self.beta_mh!r})")
+    def propose(self, labels: GraphLabels, ev: EnergyEval, generator: torch.Generator | None,
+                active: Tensor | None = None) -> MHProposal:
+        return propose(labels, self.logits(labels, ev), generator, active)
+
+    def log_prob(self, labels: GraphLabels, ev: EnergyEval, target: GraphLabels) -> Tensor:
+        return proposal_log_prob(self.logits(labels, ev), target)
+
+
+class DiscreteLangevinMH(Kernel):
+    """Metropolis–Hastings with a :class:`~graph_energy.samplers.kernels.Proposal` (default: the
+    discrete-Langevin one) targeting ``π ∝ exp(−β_mh·E)``.
+
+    Args:
+        proposal: ``q(x'|x)`` (default :class:`LangevinProposal` with the reference knobs).
+        beta_mh: target inverse temperature: a :class:`Schedule` over the chain's step count in its
+            phase, a number (constant) or ``[start, end, steps]`` (linear).
+
+    A proposal with ``x' = x`` is accepted without an energy evaluation (a no-op). Counters:
+    ``accepted`` (no-ops included), ``noops`` and ``proposals`` (MH steps).
+    """
+
+    def __init__(self, proposal: Proposal | None = None, beta_mh: Schedule | float | list = 1.0) -> None:
+        self.proposal = proposal if proposal is not None else LangevinProposal()
+        if not isinstance(self.proposal, Proposal):
+            raise TypeError(f"proposal must be a Proposal (e.g. LangevinProposal), got {type(proposal).__name__}")
+        self.beta_mh = as_schedule(beta_mh)
+        self._config_args.update(proposal=self.proposal, beta_mh=self.beta_mh)  # written back in full form
+
+    def propose(self, state: ChainView, active: Tensor, *, generator: torch.Generator | None) -> Candidate:
+        """``x' ~ q(·|x)``; the noise is drawn for the whole batch (inactive chains masked), so a chain's
+        draws do not depend on which other chains are active."""
+        prop = self.proposal.propose(state.labels, state.eval, generator, active)
+        changed = active & ~prop.noop
+        arrived = torch.zeros_like(active)
+        return Candidate(prop.labels, changed, arrived, {"log_q_forward": prop.log_q_forward, "noop": prop.noop})
+
+    def accept(self, state: ChainView, candidate: Candidate, cand_eval: TargetEval, active: Tensor, *,
+               generator: torch.Generator | None) -> KernelStep:
+        """The MH test (one uniform per chain of the batch) at ``β_mh(steps in phase)``."""
+        B, dev = active.shape[0], active.device
+        log_q_rev = torch.zeros(B, dtype=torch.float64, device=dev)
+        delta = torch.zeros_like(log_q_rev)
+        j = (candidate.changed & active).nonzero().view(-1)
+        if j.numel():
+            cand = index_labels(candidate.labels, j)
+            log_q_rev[j] = self.proposal.log_prob(cand, cand_eval.index(j), index_labels(state.labels, j)).double()
+            delta[j] = cand_eval.energy[j].double() - state.eval.energy[j].double()
+        noop = candidate.info["noop"]
+        accepted, log_alpha = mh_accept(delta, candidate.info["log_q_forward"], log_q_rev, self.beta_mh(state.steps),
+                                        noop, generator)
+        accepted = accepted & active
+        counters = {"accepted": accepted.long(), "noops": (active & noop).long(), "proposals": active.long()}
+        return KernelStep(candidate, accepted, log_alpha, counters, dict(state.data))

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
 
-__all__ = ["Deltas", "coordinate_deltas", "upper_pair_mask", "labels_of", "graph_of", "mirror_upper"]
+__all__ = ["Deltas", "coordinate_deltas", "upper_pair_mask", "graph_of", "mirror_upper"]
 
 
 def upper_pair_mask(node_mask: Tensor) -> Tensor:
@@ -29,11 +29,6 @@ def mirror_upper(e: Tensor) -> Tensor:
     """Symmetric ``(B, N, N)`` label matrix from the strict upper triangle of ``e``."""
     up = torch.triu(e, diagonal=1)
     return up + up.transpose(1, 2)
-
-
-def labels_of(graph: DenseGraph) -> GraphLabels:
-    """Integer labels of a dense batch (padding and diagonal 0)."""
-    return graph.to_labels()
 
 
 def graph_of(labels: GraphLabels, like: DenseGraph) -> DenseGraph:

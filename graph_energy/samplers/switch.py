@@ -1,8 +1,8 @@
-"""The energy-based switch from transport to mixing and its per-size calibration (METHOD.md §3.2).
+"""Phase switches and the per-size calibration of the energy switch (METHOD.md §3.2).
 
 A chain leaves transport when its model energy reaches the typical energy of real data of its node
 count (a per-size quantile of held-out data energies), when it has arrived (no improving edit), or
-at the transport step cap.
+at the phase's step cap.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from graph_energy.config import Configurable, target_name, to_config
 from graph_energy.data.dense import DenseGraph
+from graph_energy.samplers.kernels import ChainView, ConfigRepr
 
-__all__ = ["Calibration", "calibrate_thresholds", "held_out_graphs", "EnergySwitch", "SwitchReason"]
+__all__ = ["Calibration", "calibrate_thresholds", "data_energies", "Switch", "EnergySwitch", "SwitchReason"]
 
 log = logging.getLogger(__name__)
 
@@ -121,32 +123,42 @@ def calibrate_thresholds(model, graphs: DenseGraph | Iterable[DenseGraph], quant
     return Calibration(float(quantile), thresholds, counts)
 
 
-def held_out_graphs(dataset_cfg: dict, spec, split: str, num_graphs: int, batch_size: int = 256, seed: int = 0):
-    """Dense batches of ``num_graphs`` graphs drawn at random (seeded) from a split.
+class Switch(ConfigRepr, Configurable):
+    """Ends a phase for a chain before the phase's step cap (the cap itself is :attr:`Phase.max_steps`).
 
-    A random subset, not the first graphs: stored splits may be ordered (e.g. by size), and every
-    node count needs its own share of graphs.
-    """
-    from torch_geometric.loader import DataLoader
-
-    from graph_energy.data import load_dataset
-
-    data = load_dataset(dataset_cfg)
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"split must be train, val or test; got {split!r}")
-    ds = getattr(data, split)
-    pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(int(seed)))[: min(int(num_graphs), len(ds))]
-    ds = ds[pick.sort().values]
-    for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
-        yield DenseGraph.from_pyg(batch, spec.num_atom_types, spec.num_bond_types)
-
-
-class EnergySwitch:
-    """When a transport chain starts mixing.
+    The driver asks :meth:`fired` before the phase's first step and after every step; a chain whose
+    kernel reports *arrival* at propose time moves on at once if ``on_arrival`` (otherwise it idles,
+    without energy evaluations, until the cap). This base class only switches on arrival.
 
     Args:
-        calibration: per-size thresholds (a :class:`Calibration`, its dict, or ``None``). Without one the
-            energy criterion never fires (a warning is logged once if ``energy=True``).
+        on_arrival: move an arrived chain to the next phase within the same driver step.
+    """
+
+    def __init__(self, on_arrival: bool = True) -> None:
+        self.on_arrival = bool(on_arrival)
+
+    @property
+    def uses_calibration(self) -> bool:
+        """Whether :meth:`init_state` reads per-size thresholds (a :class:`Calibration`)."""
+        return False
+
+    def init_state(self, state: ChainView, calibration: Calibration | None = None) -> dict[str, Tensor]:
+        """Per-chain state at the start of a run; ``calibration`` (given at call time) overrides the
+        switch's own."""
+        return {}
+
+    def fired(self, state: ChainView, data: dict[str, Tensor]) -> Tensor:
+        """``(B,)`` bool: chains whose phase ends now (``data``: what :meth:`init_state` returned)."""
+        return torch.zeros(state.graph.batch_size, dtype=torch.bool, device=state.graph.x.device)
+
+
+class EnergySwitch(Switch):
+    """A chain moves on once its *model* energy is at or below the typical energy of data of its size.
+
+    Args:
+        calibration: per-size thresholds (a :class:`Calibration`, its dict, or ``None``). Without one
+            (here or at call time) the energy criterion never fires (a warning is logged once if ``energy``).
+            Not part of the switch's config (:func:`~graph_energy.config.to_config` leaves it out).
         energy: use the energy criterion.
         on_arrival: switch a chain with no improving edit at once (otherwise it idles, without energy
             evaluations, until the step cap, as the reference does).
@@ -155,19 +167,38 @@ class EnergySwitch:
 
     def __init__(self, calibration: Calibration | dict | None = None, energy: bool = True,
                  on_arrival: bool = True, margin: float = 0.0) -> None:
+        super().__init__(on_arrival)
         self.calibration = Calibration.from_dict(calibration) if isinstance(calibration, dict) else calibration
-        self.energy, self.on_arrival, self.margin = bool(energy), bool(on_arrival), float(margin)
+        if self.calibration is not None and not isinstance(self.calibration, Calibration):
+            raise TypeError(f"calibration must be a Calibration or its dict, got {type(calibration).__name__}")
+        self.energy, self.margin = bool(energy), float(margin)
         self._warned = False
 
-    def thresholds(self, num_nodes: Tensor) -> Tensor:
+    @property
+    def uses_calibration(self) -> bool:
+        return self.energy
+
+    def thresholds(self, num_nodes: Tensor, calibration: Calibration | None = None) -> Tensor:
         """``(B,)`` float64 thresholds; ``-inf`` where the energy criterion is off."""
-        if not self.energy or self.calibration is None:
+        cal = calibration if calibration is not None else self.calibration
+        if not self.energy or cal is None:
             if self.energy and not self._warned:
                 log.warning("energy switch requested but no calibration given; chains switch on arrival or "
                             "at the step cap only (run gem-calibrate or pass a calibration)")
                 self._warned = True
             return torch.full(num_nodes.shape, float("-inf"), dtype=torch.float64, device=num_nodes.device)
-        return self.calibration.threshold_for(num_nodes) + self.margin
+        return cal.threshold_for(num_nodes) + self.margin
+
+    def init_state(self, state: ChainView, calibration: Calibration | None = None) -> dict[str, Tensor]:
+        return {"threshold": self.thresholds(state.graph.num_nodes, calibration)}
+
+    def fired(self, state: ChainView, data: dict[str, Tensor]) -> Tensor:
+        return state.eval.model_energy.double() <= data["threshold"]
+
+    def to_config(self) -> dict:
+        # thresholds belong to a checkpoint (or a calibration file), not to the sampler's config
+        return {"_target_": target_name(self),
+                **{k: to_config(v) for k, v in self._config_args.items() if k != "calibration"}}
 
     def __repr__(self) -> str:
         cal = None if self.calibration is None else f"q={self.calibration.quantile}"

@@ -2,7 +2,7 @@
 
 Each step is a deterministic pure function of the current labels and the gradient at them: every
 chain applies its ``k`` most negative single edits ``Δ_d(c) < 0`` on distinct coordinates (``k = 1``
-is the reference protocol). A chain without an improving edit has *arrived*.
+is the reference protocol). A chain without an improving edit has *arrived*. No randomness.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import torch
 from torch import Tensor
 
 from graph_energy.data.dense import GraphLabels
-from graph_energy.samplers.moves import Deltas, mirror_upper
+from graph_energy.samplers.kernels import Candidate, ChainView, Kernel, KernelStep
+from graph_energy.samplers.moves import Deltas, coordinate_deltas, mirror_upper
+from graph_energy.samplers.target import TargetEval
 
 __all__ = ["GreedyTransport", "TransportMove", "greedy_transport_step"]
 
@@ -78,37 +80,49 @@ def greedy_transport_step(labels: GraphLabels, deltas: Deltas, edits_per_step: i
     return TransportMove(GraphLabels(x_new, e_new, labels.node_mask), apply.sum(1), change, arrived)
 
 
-class GreedyTransport:
-    """The transport phase's kernel and its step cap.
+class GreedyTransport(Kernel):
+    """The transport kernel: each active chain applies its ``k`` best improving single edits (deterministic).
+
+    A chain with no improving edit has *arrived* (:attr:`Candidate.arrived`). The step cap is the
+    phase's ``max_steps``.
 
     Args:
         edits_per_step: ``k`` single edits per step (distinct coordinates); 1 = reference.
-        max_steps: step cap of the phase (0 skips transport).
         adaptive: halve a chain's ``k`` (down to 1) whenever its step raised the energy. Several
             simultaneous first-order edits can overshoot on a sharply curved energy; a single edit
             is the reference behaviour. No effect when ``k = 1``.
+
+    Per-chain state: ``edits_per_step`` ``(B,)`` long, the chain's current ``k``.
     """
 
-    def __init__(self, edits_per_step: int = 1, max_steps: int = 225, adaptive: bool = True) -> None:
+    def __init__(self, edits_per_step: int = 1, adaptive: bool = True) -> None:
         if int(edits_per_step) < 1:
             raise ValueError(f"edits_per_step must be >= 1, got {edits_per_step}")
-        if int(max_steps) < 0:
-            raise ValueError(f"max_steps must be >= 0, got {max_steps}")
         self.edits_per_step = int(edits_per_step)
-        self.max_steps = int(max_steps)
         self.adaptive = bool(adaptive)
 
-    def step(self, labels: GraphLabels, deltas: Deltas, active: Tensor | None = None,
-             edits: Tensor | None = None) -> TransportMove:
-        """One step; ``edits`` ``(B,)`` overrides ``edits_per_step`` per chain."""
-        return greedy_transport_step(labels, deltas, self.edits_per_step if edits is None else edits, active)
+    def init_state(self, state: ChainView) -> dict[str, Tensor]:
+        return {"edits_per_step": torch.full_like(state.steps, self.edits_per_step)}
+
+    def propose(self, state: ChainView, active: Tensor, *, generator: torch.Generator | None = None) -> Candidate:
+        ev = state.eval
+        move = greedy_transport_step(state.labels, coordinate_deltas(state.labels, ev.grad_x, ev.grad_e),
+                                     state.data["edits_per_step"], active)
+        return Candidate(move.labels, move.num_edits > 0, move.arrived, {"num_edits": move.num_edits})
+
+    def accept(self, state: ChainView, candidate: Candidate, cand_eval: TargetEval, active: Tensor, *,
+               generator: torch.Generator | None = None) -> KernelStep:
+        """Every active chain takes its edits; ``k`` is halved where the energy rose."""
+        changed = candidate.changed & active
+        delta = torch.where(changed, cand_eval.energy.double() - state.eval.energy.double(),
+                            torch.zeros((), dtype=torch.float64, device=changed.device))
+        edits = self.adapt(state.data["edits_per_step"], active & (delta > 0))
+        num_edits = torch.where(active, candidate.info["num_edits"], torch.zeros_like(candidate.info["num_edits"]))
+        return KernelStep(candidate, active.clone(), counters={"edits": num_edits},
+                          state={"edits_per_step": edits})
 
     def adapt(self, edits: Tensor, rose: Tensor) -> Tensor:
         """Per-chain ``k`` after a step: halved (at least 1) where the energy rose, if ``adaptive``."""
         if not self.adaptive:
             return edits
         return torch.where(rose, (edits // 2).clamp_min(1), edits)
-
-    def __repr__(self) -> str:
-        return (f"GreedyTransport(edits_per_step={self.edits_per_step}, max_steps={self.max_steps}, "
-                f"adaptive={self.adaptive})")

@@ -17,7 +17,7 @@ import os
 import pickle
 import random
 import tempfile
-import zipfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,23 @@ class LoadedModel:
     step: int = 0
 
 
+def remove_stale_temporaries(path: Path, min_age_s: float = 60.0) -> list[Path]:
+    """Delete temporary files of ``path`` left by a write that was killed (``.<name>.*.tmp``, older than
+    ``min_age_s`` so that a write in progress in another process is never touched). Returns what was removed."""
+    removed = []
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime >= min_age_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.info("removed %d stale temporary checkpoint file(s) next to %s", len(removed), path.name)
+    return removed
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
     """Write ``payload`` to ``path`` atomically (temporary file in the same folder + ``os.replace``).
 
@@ -92,6 +109,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
     path = Path(path).expanduser().absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -109,6 +127,12 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
     return path
 
 
+def _first_line(err: BaseException) -> str:
+    """``Type: first line of the message`` (safe for empty messages)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load and check a checkpoint with ``torch.load(weights_only=True)``.
 
@@ -118,13 +142,25 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             version, or lacks required entries; the message names the file and the problem.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass the .pt file (e.g. {path}/checkpoints/last.pt)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted write or a wrong file; "
+                              "use another checkpoint (e.g. the previous step_*.pt)")
     try:
         raw = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower() or "weights_only" in str(err):
+            raise CheckpointError(
+                f"checkpoint {path} contains objects that are not allowed in a checkpoint (code or classes beyond "
+                "tensors and plain data); it was refused and must not be loaded unsafely") from None
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated and cannot be read "
-                              f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+                              f"({_first_line(err)})") from None
+    except Exception as err:  # torch's unpickler raises many types (EOFError, KeyError, RuntimeError, ...)
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated, or not a checkpoint at all, and "
+                              f"cannot be read ({_first_line(err)})") from None
     if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a graph_energy checkpoint (no format tag '{CHECKPOINT_FORMAT}')")
     if raw.get("version") != CHECKPOINT_VERSION:
@@ -166,16 +202,22 @@ def load_energy_model(path: str | os.PathLike, use_ema: bool = True,
     """Rebuild the energy model of a checkpoint (EMA weights when present and ``use_ema``), in eval mode.
 
     The architecture comes from ``config["model"]`` and the checkpoint's spec via
-    :func:`graph_energy.models.build_energy_model`.
+    :func:`graph_energy.models.build_energy_model`. The stored config is data: only ``graph_energy``
+    classes (and :func:`graph_energy.config.allow_targets` entries) are built from it, any other
+    ``_target_`` raises :class:`~graph_energy.config.UnsafeTargetError` before it is imported or called.
     """
     ckpt = load_checkpoint(path, map_location=map_location)
+    from graph_energy.config import UnsafeTargetError
     from graph_energy.models import build_energy_model
 
     model_cfg = ckpt.config.get("model")
     if model_cfg is None:
         raise CheckpointError(f"checkpoint {ckpt.path} has no 'model' section in its config")
     spec = ckpt.molecular_spec()
-    model = build_energy_model(model_cfg, spec)
+    try:
+        model = build_energy_model(model_cfg, spec, trusted=False)
+    except UnsafeTargetError as err:
+        raise UnsafeTargetError(f"checkpoint {ckpt.path}: {err}") from None
     weights = ckpt.ema if (use_ema and ckpt.ema is not None) else ckpt.model
     load_state_checked(model, weights, ckpt.path, "EMA" if weights is ckpt.ema else "model")
     model.to(map_location).eval()

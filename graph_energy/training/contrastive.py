@@ -18,29 +18,23 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from graph_energy.config import set_path, target_name, to_config
 from graph_energy.data.dense import DenseGraph
 from graph_energy.losses.base import LossOutput
 from graph_energy.losses.contrastive import ContrastiveLoss
 from graph_energy.noise.distributions import NoiseDistribution
-from graph_energy.samplers import (
-    ConstantSchedule,
-    DiscreteLangevinMH,
-    EnergySwitch,
-    GreedyTransport,
-    Sampler,
-    calibrate_thresholds,
-    sample,
-)
-from graph_energy.training.objective import TransportObjective
+from graph_energy.samplers import Sampler, Schedule, build_sampler, calibrate_thresholds, sample
+from graph_energy.training.objective import Objective, bind_objective
 
 __all__ = ["LinearRamp", "ReplayBuffer", "NegativeBatch", "NegativeSampler", "ContrastiveObjective",
-           "contrastive_objective"]
+           "contrastive_objective", "replay_sampler"]
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +145,24 @@ def _device_generator(generator: torch.Generator, device: torch.device) -> torch
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def replay_sampler(sampler: Sampler, num_steps: int) -> Sampler:
+    """The short chain that continues a replayed negative: the sampler's last phase (its mixing) alone,
+    for ``num_steps`` steps at the phase's final temperature and without a switch (a replayed negative
+    has already been through transport)."""
+    last = sampler.phases[-1]
+    cfg = {"_target_": target_name(Sampler), "phases": [to_config(last)]}
+    set_path(cfg, "phases.0.max_steps", int(num_steps))
+    set_path(cfg, "phases.0.switch", None)
+    if isinstance(getattr(last.kernel, "beta_mh", None), Schedule):
+        set_path(cfg, "phases.0.kernel.beta_mh", last.kernel.beta_mh.final())
+    return build_sampler(cfg, trusted=True)  # built from an already built sampler
+
+
 class NegativeSampler:
     """Runs the sampler without gradient through the chains to draw one negative per data graph.
 
     Args:
-        sampler: the protocol (transport, switch, mixing) of the full chains.
+        sampler: the protocol (its phases: transport, switch, mixing) of the full chains.
         noise: source of the noise-started chains (given the data's node counts).
         spec: molecular spec to decode negatives (``None``: no decoding, every negative counts as good).
         data_fraction: share of the fresh chains started from the data graphs.
@@ -176,17 +183,11 @@ class NegativeSampler:
         self.data_fraction = float(data_fraction)
         self.switch_quantile = None if switch_quantile is None else float(switch_quantile)
         self.replay = replay if replay is not None else ReplayBuffer(0)
-        final_beta = float(sampler.mixing.beta_mh(torch.tensor([10**9]))[0])
-        m = sampler.mixing
-        # a replayed negative has already been through transport: continue it at the final temperature
-        self.replay_sampler = Sampler(GreedyTransport(max_steps=0),
-                                      DiscreteLangevinMH(self.replay.mixing_steps, m.beta_prop, m.lambda_x,
-                                                         m.lambda_e, ConstantSchedule(final_beta)),
-                                      EnergySwitch(energy=False))
+        self.replay_sampler = replay_sampler(sampler, self.replay.mixing_steps)
 
-    def _run(self, model, initial: DenseGraph, sampler: Sampler, generator: torch.Generator):
+    def _run(self, model, initial: DenseGraph, sampler: Sampler, generator: torch.Generator, calibration=None):
         return sample(model, self.spec, sampler=sampler, generator=generator, initial=initial,
-                      dtype=initial.x.dtype, decode=self.spec is not None)
+                      dtype=initial.x.dtype, decode=self.spec is not None, calibration=calibration)
 
     @torch.no_grad()
     def __call__(self, model, x_1: DenseGraph, generator: torch.Generator) -> NegativeBatch:
@@ -207,9 +208,10 @@ class NegativeSampler:
         dev_gen = _device_generator(generator, device)
         results = []
         if fresh:
-            if self.switch_quantile is not None and self.sampler.switch.energy:
-                self.sampler.switch.calibration = calibrate_thresholds(model, x_1, self.switch_quantile)
-            results.append(self._run(model, DenseGraph.cat(starts).to(device), self.sampler, dev_gen))
+            calibration = None
+            if self.switch_quantile is not None and self.sampler.uses_calibration:
+                calibration = calibrate_thresholds(model, x_1, self.switch_quantile)
+            results.append(self._run(model, DenseGraph.cat(starts).to(device), self.sampler, dev_gen, calibration))
         if k_replay:
             start = self.replay.draw(k_replay, generator).to(device)
             results.append(self._run(model, DenseGraph(start.x.to(x_1.x.dtype), start.e.to(x_1.x.dtype),
@@ -236,7 +238,7 @@ def _unwrap(model):
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 
-class ContrastiveObjective:
+class ContrastiveObjective(Objective):
     """``L_T + λ_cl(step)·L_CL + α·R`` for one data batch (see the module docstring).
 
     Args:
@@ -245,30 +247,21 @@ class ContrastiveObjective:
         loss: the contrastive loss (invalid weight, ``α``).
         ramp: ``λ_cl`` as a function of the optimisation step (default 0 → 0.1 over 100 steps).
 
-    The training loop calls :meth:`set_step` before each update. Validation uses
-    :attr:`validation_objective` (the transport loss alone, comparable with phase 1).
+    Validation uses :attr:`validation_objective` (the transport loss alone, comparable with phase 1).
     """
 
-    def __init__(self, transport: TransportObjective, negatives: NegativeSampler,
+    def __init__(self, transport: Objective, negatives: NegativeSampler,
                  loss: ContrastiveLoss | None = None, ramp: LinearRamp | None = None) -> None:
         self.transport = transport
         self.negatives = negatives
         self.loss = loss if loss is not None else ContrastiveLoss()
         self.ramp = ramp if ramp is not None else LinearRamp()
-        self.step = 0
 
     @property
-    def validation_objective(self) -> TransportObjective:
+    def validation_objective(self) -> Objective:
         return self.transport
 
-    @property
-    def lambda_cl(self) -> float:
-        return self.ramp(self.step)
-
-    def set_step(self, step: int) -> None:
-        self.step = int(step)
-
-    def __call__(self, model, x_1: DenseGraph, generator: torch.Generator) -> LossOutput:
+    def __call__(self, model, x_1: DenseGraph, generator: torch.Generator, *, step: int = 0) -> LossOutput:
         base = _unwrap(model)
         was = base.training
         base.eval()
@@ -276,10 +269,10 @@ class ContrastiveObjective:
             neg = self.negatives(base, x_1, generator)
         finally:
             base.train(was)
-        out_t = self.transport(model, x_1, generator)
+        out_t = self.transport(model, x_1, generator, step=step)
         B = x_1.batch_size
         energy = model(DenseGraph.cat([x_1, neg.graphs.to(x_1.x.device)]))  # one forward for E⁺ and E⁻
-        out_cl = self.loss(energy[:B], energy[B:], self.loss.weights(neg.good), self.lambda_cl)
+        out_cl = self.loss(energy[:B], energy[B:], self.loss.weights(neg.good), self.ramp(step))
         metrics = {**out_t.metrics, **out_cl.metrics,
                    "neg_valid": float(neg.valid.float().mean()),
                    "neg_valid_connected": float(neg.good.float().mean()),
@@ -289,18 +282,21 @@ class ContrastiveObjective:
         return LossOutput(loss=out_t.loss + out_cl.loss, terms=terms, metrics=metrics)
 
 
-def contrastive_objective(transport: TransportObjective, noise: NoiseDistribution, spec=None,
-                          sampler: Sampler | dict | None = None, lambda_max: float = 0.1, ramp_steps: int = 100,
-                          invalid_weight: float = 10.0, reg_alpha: float = 0.0, data_fraction: float = 0.5,
-                          switch_quantile: float | None = 0.5, replay: dict | None = None) -> ContrastiveObjective:
-    """Build a :class:`ContrastiveObjective` from plain values (``conf/finetune/contrastive.yaml``).
+def contrastive_objective(transport: Objective | Callable[..., Objective], noise: NoiseDistribution, spec=None,
+                          stats=None, sampler: Sampler | dict | None = None, lambda_max: float = 0.1,
+                          ramp_steps: int = 100, invalid_weight: float = 10.0, reg_alpha: float = 0.0,
+                          data_fraction: float = 0.5, switch_quantile: float | None = 0.5,
+                          replay: dict | None = None) -> ContrastiveObjective:
+    """Build a :class:`ContrastiveObjective` from plain values (``conf/objective/contrastive.yaml``).
 
-    ``sampler`` is a :class:`Sampler` or its config dict (default: :class:`Sampler()`); ``replay`` the
-    keyword arguments of :class:`ReplayBuffer` (``None``: off).
+    ``transport`` is the phase-1 objective or its ``_partial_`` factory (bound here to the run's
+    ``noise``/``spec``/``stats`` by :func:`~graph_energy.training.objective.bind_objective`); the
+    negatives' noise-started chains use the same ``noise``. ``sampler`` is a :class:`Sampler` or its
+    config dict (default: :class:`Sampler()`); ``replay`` the keyword arguments of
+    :class:`ReplayBuffer` (``None``: off).
     """
-    from graph_energy.samplers import build_sampler
-
-    sampler = build_sampler(dict(sampler) if isinstance(sampler, dict) else sampler)
+    transport = bind_objective(transport, noise=noise, spec=spec, stats=stats)
+    sampler = build_sampler(sampler)
     negatives = NegativeSampler(sampler, noise, spec, data_fraction, switch_quantile,
                                 ReplayBuffer(**dict(replay)) if replay else None)
     return ContrastiveObjective(transport, negatives, ContrastiveLoss(invalid_weight, reg_alpha),

@@ -45,11 +45,11 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     return dev
 
 
-def setup_distributed(device: str = "auto", backend: str | None = None) -> DistInfo:
+def setup_distributed(device: str = "auto") -> DistInfo:
     """Initialise the default process group from ``torchrun`` environment variables when present.
 
-    Without ``WORLD_SIZE`` (> 1) this is a single process and nothing is initialised. The backend
-    defaults to NCCL for CUDA devices and gloo otherwise.
+    Without ``WORLD_SIZE`` (> 1) this is a single process and nothing is initialised. The backend is
+    NCCL for CUDA devices and gloo otherwise.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -61,7 +61,7 @@ def setup_distributed(device: str = "auto", backend: str | None = None) -> DistI
         torch.cuda.set_device(dev)
     initialized_here = False
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend or ("nccl" if dev.type == "cuda" else "gloo"))
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
         initialized_here = True
     log.info("distributed: rank %d/%d on %s (%s)", rank, world, dev, dist.get_backend())
     return DistInfo(rank, world, local_rank, dev, initialized_here)

@@ -40,11 +40,3 @@ class EMA:
                 v.mul_(d).add_(s.detach(), alpha=1 - d)
             else:
                 v.copy_(s)
-
-    def state_dict(self) -> dict:
-        return {"decay": self.decay, "num_updates": self.num_updates, "weights": self.module.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.decay = float(state["decay"])
-        self.num_updates = int(state["num_updates"])
-        self.module.load_state_dict(state["weights"])

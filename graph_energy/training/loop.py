@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -26,6 +31,7 @@ from graph_energy.training.checkpoint import (
 from graph_energy.training.data import ShardedBatches, densify, make_generator
 from graph_energy.training.distributed import DistInfo, all_reduce_mean, all_true
 from graph_energy.training.ema import EMA
+from graph_energy.training.objective import Objective
 from graph_energy.training.schedule import WarmupSchedule
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer"]
@@ -33,15 +39,24 @@ __all__ = ["TrainConfig", "TrainResult", "Trainer"]
 log = logging.getLogger("graph_energy.train")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Knobs of the training driver (plain values; the CLI fills them from ``cfg.train``).
+    """The settings of a training run: the schema of the ``train:`` config node (plus the run ``seed``).
+
+    Construction validates every value (types, ranges) with a one-line ``ValueError`` naming the key
+    and how to fix it; :meth:`from_dict` also rejects unknown keys, naming the closest valid one.
 
     ``batch_size`` is the number of graphs per micro-batch per rank; one optimisation step sees
-    ``batch_size * accum_steps * world_size`` graphs.
+    ``batch_size * accum_steps * world_size`` graphs. ``run_dir``, ``resume``, ``init_from``,
+    ``device`` and ``num_threads`` are read by the entry point, the rest by :class:`Trainer`.
     """
 
-    max_steps: int = 1000
+    run_dir: str | None = None
+    resume: str | None = None
+    init_from: str | None = None
+    device: str = "auto"
+    num_threads: int | None = None
+    max_steps: int = 2000
     batch_size: int = 64
     accum_steps: int = 1
     grad_clip: float | None = 10.0
@@ -56,9 +71,80 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "batch_size", "accum_steps", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for f in fields(self):
+            object.__setattr__(self, f.name, _checked(f.name, getattr(self, f.name), _HINTS[f.name], f.default))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], seed: int = 0) -> TrainConfig:
+        """Validate a ``train:`` node (a plain mapping) into settings; ``seed`` is the top-level run seed."""
+        cls.check_keys(values)
+        return cls(**dict(values), seed=seed)
+
+    @classmethod
+    def check_keys(cls, keys: Iterable[str]) -> None:
+        """Raise a ``ValueError`` naming the first key that is not a ``train:`` setting and its closest match."""
+        names = [f.name for f in fields(cls) if f.name != "seed"]
+        for key in keys:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                hint = (f"did you mean train.{close[0]}?" if close else
+                        "the run seed is the top-level seed=..." if key == "seed" else
+                        f"valid keys: {', '.join(names)}")
+                raise ValueError(f"unknown key train.{key} ({hint})")
+
+
+_HINTS = typing.get_type_hints(TrainConfig)
+_MIN = {"num_threads": 1, "max_steps": 1, "batch_size": 1, "accum_steps": 1, "log_every": 1, "val_every": 0,
+        "val_batches": 0, "val_batch_size": 1, "ckpt_every": 0, "keep_checkpoints": 1, "max_nodes": 1}
+_OFF = {"grad_clip": "null turns clipping off", "ema_decay": "null turns the EMA off",
+        "keep_checkpoints": "null keeps all", "val_batch_size": "null: batch_size", "max_nodes": "null: batch maximum",
+        "num_threads": "null: the torch default"}
+
+
+def _checked(name: str, value: Any, hint: Any, default: Any) -> Any:
+    """``value`` converted to the field's type, or a ``ValueError`` naming ``train.<name>`` and the fix."""
+    key = name if name == "seed" else f"train.{name}"
+    args = typing.get_args(hint)
+    kind = next(a for a in args if a is not type(None)) if args else hint
+    optional = type(None) in args
+    example = f"e.g. {key}={'null' if default is None else default}"
+    if isinstance(value, str) and value == "???":
+        raise ValueError(f"{key} must be set: pass {key}=...")
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{key} cannot be null ({example})")
+    try:
+        if kind is str:
+            if not isinstance(value, (str, os.PathLike)):
+                raise TypeError
+            out: Any = os.fspath(value)
+        elif isinstance(value, bool):
+            raise TypeError
+        elif kind is int:
+            out = int(value) if isinstance(value, str) else value
+            if isinstance(out, float) and out.is_integer():
+                out = int(out)
+            if not isinstance(out, int):
+                raise TypeError
+        else:
+            out = float(value)
+    except (TypeError, ValueError):
+        what = {int: "an integer", float: "a number", str: "a string"}[kind]
+        raise ValueError(f"{key} must be {what}{' or null' if optional else ''}, got {value!r} ({example})") from None
+    off = f"; {_OFF[name]}" if name in _OFF else ""
+    if name in _MIN and out < _MIN[name]:
+        raise ValueError(f"{key} must be >= {_MIN[name]}, got {value!r} ({example}{off})")
+    if name == "grad_clip" and out <= 0:
+        raise ValueError(f"{key} must be > 0, got {value!r} ({example}{off})")
+    if name == "ema_decay" and not 0.0 < out < 1.0:
+        raise ValueError(f"{key} must be in (0, 1), got {value!r} ({example}{off})")
+    if name == "device" and out != "auto":
+        try:
+            torch.device(out)
+        except RuntimeError:
+            raise ValueError(f"{key} must be auto, cpu, cuda or cuda:<index>, got {value!r}") from None
+    return out
 
 
 @dataclass
@@ -107,10 +193,10 @@ class _StopFlag:
 
 
 class Trainer:
-    """Fits an energy model with an objective ``objective(model, x_1, generator) -> LossOutput``.
+    """Fits an energy model with an :class:`~graph_energy.training.objective.Objective`.
 
-    An objective with a ``set_step(step)`` method is told the optimisation step before each update; one
-    with a ``validation_objective`` attribute is validated with that objective instead.
+    Every micro-batch loss is ``objective(model, x_1, generator, step=step)``; validation reports the
+    loss of ``objective.validation_objective`` on fixed batches with fixed randomness.
 
     Args:
         model: the energy network (unwrapped; DDP wrapping happens here when ``dist.enabled``).
@@ -126,7 +212,7 @@ class Trainer:
         checkpoint_meta: plain data stored in every checkpoint (``config``, ``spec``, ``stats``, ``extras``).
     """
 
-    def __init__(self, model: torch.nn.Module, objective, optimizer_factory, schedule: WarmupSchedule,
+    def __init__(self, model: torch.nn.Module, objective: Objective, optimizer_factory, schedule: WarmupSchedule,
                  train_set, val_set, num_node_classes: int, num_edge_classes: int, cfg: TrainConfig,
                  run_dir: str | Path, tracker: Tracker | None = None, dist: DistInfo | None = None,
                  checkpoint_meta: dict | None = None) -> None:
@@ -136,6 +222,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         if not self.run_dir.is_absolute():
             raise ValueError(f"run_dir must be absolute, got {run_dir!r}")
+        if not isinstance(objective, Objective):
+            raise TypeError(f"objective must be a graph_energy.training.Objective, got {type(objective).__name__}")
         self.model = model.to(self.device)
         self.objective = objective
         self.optimizer = optimizer_factory(self.model.parameters())
@@ -143,7 +231,7 @@ class Trainer:
         self.schedule = schedule
         if self.schedule.total_steps is None:
             self.schedule.total_steps = cfg.max_steps
-        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay is not None else None
         self.tracker = tracker if (tracker is not None and self.dist.is_main) else NullTracker()
         self.meta = dict(checkpoint_meta or {})
         self.dx, self.de = num_node_classes, num_edge_classes
@@ -174,15 +262,15 @@ class Trainer:
             "metrics": self.meta.get("metrics", {}),
         }
 
-    def save(self, tag: str | None = None) -> Path | None:
-        """Write ``checkpoints/step_XXXXXXXX.pt`` (or ``<tag>.pt``) and ``last.pt`` on the main rank."""
+    def save(self) -> Path | None:
+        """Write ``checkpoints/step_XXXXXXXX.pt`` and ``last.pt`` on the main rank."""
         if not self.dist.is_main:
             return None
         ckdir = self.run_dir / "checkpoints"
         payload = self.state_payload()
-        path = save_checkpoint(ckdir / f"{tag or f'step_{self.step:08d}'}.pt", payload)
+        path = save_checkpoint(ckdir / f"step_{self.step:08d}.pt", payload)
         save_checkpoint(ckdir / "last.pt", payload)
-        if self.cfg.keep_checkpoints:
+        if self.cfg.keep_checkpoints is not None:
             old = sorted(ckdir.glob("step_*.pt"))[: -self.cfg.keep_checkpoints]
             for p in old:
                 p.unlink(missing_ok=True)
@@ -234,8 +322,6 @@ class Trainer:
         net = self.ddp if self.ddp is not None else self.model
         self.model.train()
         lr = self._set_lr()
-        if hasattr(self.objective, "set_step"):  # step-dependent objectives (e.g. a ramped loss weight)
-            self.objective.set_step(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
         for k in range(self.cfg.accum_steps):
@@ -243,12 +329,12 @@ class Trainer:
             gen = make_generator(self.cfg.seed, 2, self.step, self.dist.rank * self.cfg.accum_steps + k)
             sync = self.ddp is None or k == self.cfg.accum_steps - 1
             with (contextlib.nullcontext() if sync else self.ddp.no_sync()):
-                out = self.objective(net, x_1, gen)
+                out = self.objective(net, x_1, gen, step=self.step)
                 (out.loss / self.cfg.accum_steps).backward()
             for key, v in out.scalars().items():
                 sums[key] = sums.get(key, 0.0) + v / self.cfg.accum_steps
         params = [p for p in self.model.parameters() if p.grad is not None]
-        clip = self.cfg.grad_clip if self.cfg.grad_clip else float("inf")
+        clip = self.cfg.grad_clip if self.cfg.grad_clip is not None else float("inf")
         gnorm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
         ok = all_true(math.isfinite(sums["loss"]) and math.isfinite(gnorm), self.dist, self.device)
         if ok:
@@ -263,14 +349,16 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean transport loss on fixed validation batches with fixed noise (raw and EMA weights)."""
+        """Mean validation-objective loss on fixed batches with fixed randomness (raw and EMA weights)."""
         if self.val_set is None or len(self.val_set) == 0 or self.cfg.val_batches < 1:
             return {}
         bs = self.cfg.val_batch_size or self.cfg.batch_size
         order = torch.randperm(len(self.val_set), generator=make_generator(self.cfg.seed, 3))
         out: dict[str, float] = {}
         models = [("val/loss", self.model)] + ([("val/loss_ema", self.ema.module)] if self.ema else [])
-        objective = getattr(self.objective, "validation_objective", None) or self.objective
+        objective = self.objective.validation_objective
+        # a loss built from the energy's gradient needs autograd even here
+        grad = torch.enable_grad if objective.second_order else contextlib.nullcontext
         for name, m in models:
             was = m.training
             m.eval()
@@ -280,8 +368,8 @@ class Trainer:
                 if idx.numel() == 0:
                     break
                 x_1 = densify(self.val_set, idx, self.dx, self.de, self.cfg.max_nodes).to(self.device)
-                with torch.enable_grad():
-                    res = objective(m, x_1, make_generator(self.cfg.seed, 4, i))
+                with grad():
+                    res = objective(m, x_1, make_generator(self.cfg.seed, 4, i), step=self.step)
                 vals.append(float(res.loss.detach()))
             m.train(was)
             if vals:

@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def load_initial_weights(model: torch.nn.Module, path: str | os.PathLike, spec: dict | None = None,
-                         use_ema: bool = True, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Copy the weights of checkpoint ``path`` into ``model`` (its EMA weights when present and ``use_ema``).
+                         map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Copy the weights of checkpoint ``path`` into ``model`` (its EMA weights when present).
 
     Only the weights are taken: the optimizer, schedule, step and data position start afresh.
 
@@ -33,7 +33,7 @@ def load_initial_weights(model: torch.nn.Module, path: str | os.PathLike, spec: 
         diff = sorted(k for k in set(spec) | set(ck.spec) if spec.get(k) != ck.spec.get(k))
         raise ValueError(f"cannot initialise from {ck.path}: its molecular spec differs from this run's dataset in "
                          f"{diff}; fine-tune on the dataset the checkpoint was trained on")
-    weights = ck.ema if (use_ema and ck.ema is not None) else ck.model
+    weights = ck.ema if ck.ema is not None else ck.model
     which = "EMA" if weights is ck.ema else "model"
     load_state_checked(model, weights, ck.path, which)
     log.info("initialised the %s weights from %s (step %d, %s weights); optimizer and schedule start afresh",

@@ -16,6 +16,7 @@ from graph_energy.chem import (
     graphs_to_labels,
     mol_to_graph,
     smiles_to_graph,
+    spec_from_smiles,
 )
 from graph_energy.data import AtomType, MolecularSpec
 
@@ -34,8 +35,7 @@ NEUTRAL = ["C", "CCO", "c1ccccc1", "c1cc[nH]c1", "c1ccc2[nH]ccc2c1", "Cn1cccc1",
 
 
 def spec_for(smiles, kekulize, max_nodes=40):
-    mols = [Chem.MolFromSmiles(s) for s in smiles]
-    return MolecularSpec.from_molecules(mols, "test", kekulize=kekulize, max_nodes=max_nodes)
+    return spec_from_smiles(smiles, "test", kekulize=kekulize, max_nodes=max_nodes)
 
 
 SPECS = {k: spec_for(CHARGED + NEUTRAL, k) for k in (True, False)}
@@ -137,3 +137,19 @@ def test_random_molecules_round_trip(data, n_atoms):
     assert tok.smiles == canonical_smiles(smiles)
     g = smiles_to_graph(smiles, SPECS[True])
     assert canonical_smiles(graph_to_mol(g.x, g.e, SPECS[True])) == tok.smiles
+
+
+def test_spec_from_smiles_is_the_dataset_derivation(tmp_path):
+    # counts C 7, O 3, N 1, N+ 1, O- 1: by decreasing count, ties by name; the radical [CH2]Cl and the
+    # 10-atom molecule are dropped, so Cl and S are not in the vocabulary
+    smiles = ["CCO", "CCN", "C[N+](=O)[O-]", "OCCO", "[CH2]Cl", "CCCCCCCCCS"]
+    spec = spec_from_smiles(smiles, "t", max_nodes=8)
+    assert spec.atom_types == ("C", "O", "N", "N+", "O-") and spec.max_nodes == 8 and spec.kekulize
+    assert spec_from_smiles(smiles, "t", kekulize=False).bond_types[-1] == "aromatic"
+    assert spec_from_smiles(smiles[:2], "t").max_nodes == 3  # default: the largest molecule
+    from graph_energy.data import load_dataset
+
+    f = tmp_path / "m.smi"
+    f.write_text("\n".join(smiles) + "\n")
+    data = load_dataset("smiles", path=f, split_fractions={"train": 1.0}, max_nodes=8, root=tmp_path, workers=1)
+    assert data.spec == spec_from_smiles(smiles, "smiles", max_nodes=8)

@@ -53,7 +53,7 @@ def test_gem_sample_defaults_to_the_bundled_model(tmp_path, capsys):
     from graph_energy.cli.sample import main
 
     out = tmp_path / "s"
-    assert main(["num_samples=3", "sampler.mixing.num_steps=20", "progress=false", "metrics=none",
+    assert main(["num_samples=3", "sampler.phases.1.max_steps=20", "progress=false", "metrics=none",
                  f"out={out}", "num_threads=1"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["num_samples"] == 3 and summary["ckpt"].endswith("qm9.pt")

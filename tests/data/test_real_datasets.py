@@ -52,3 +52,22 @@ def test_qm9_full_processing(tmp_path):
         assert canonical_smiles(graph_to_mol(g.x, g.e, data.spec)) == item.smiles
     again = load_dataset("qm9", root=tmp_path)
     assert again.cache_hit and again.seconds < 5
+
+
+@pytest.mark.parametrize("name,package", [("qm9", "qm9pack"), ("moses", "moses")])
+def test_old_checkpoint_configs_keep_their_cache_key(name, package):
+    """A dataset config recorded by an older version (``name:`` plus flat options) and today's YAML
+    select the same cache folder (nothing is built here)."""
+    need(package)
+    from graph_energy.cli.data import compose_config
+    from graph_energy.data.cache import settings_hash
+    from graph_energy.data.datasets import DatasetConfig
+
+    old = {"_target_": "graph_energy.data.load_dataset", "name": name, "path": None, "root": None, "kekulize": True,
+           "max_nodes": None, "spec": None, "workers": 2, "force_reload": False,
+           **({"seed": 42, "num_train": 100000} if name == "qm9" else {})}
+    keys = []
+    for cfg in (old, compose_config([f"dataset={name}"])["dataset"], name):
+        d = DatasetConfig.parse(cfg)
+        keys.append(settings_hash(d.settings(d.files())))
+    assert len(set(keys)) == 1

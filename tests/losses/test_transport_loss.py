@@ -84,4 +84,4 @@ def test_padding_does_not_change_loss_and_grads_reach_params():
     # every parameter except the energy offset (which has no input gradient) receives a gradient
     assert all(p.grad is not None and p.grad.abs().sum() > 0
                for name, p in model.named_parameters() if name != "out.bias")
-    assert set(a.scalars("train/")) >= {"train/loss", "train/loss_x", "train/loss_e"}
+    assert set(a.scalars()) >= {"loss", "loss_x", "loss_e"}

@@ -7,7 +7,8 @@ from graph_energy.cli import evaluate as cli
 
 def test_compose_protocols():
     cfg = cli.compose_config(["samples=x.smi", "protocol=moses", "dataset=moses"])
-    assert cfg["protocol"]["name"] == "moses" and cfg["dataset"]["name"] == "moses"
+    assert cfg["protocol"]["name"] == "moses"
+    assert cfg["dataset"]["source"]["_target_"] == "graph_energy.data.sources.MosesSource"
     with pytest.raises(ValueError, match="available protocols"):
         cli.compose_config(["protocol=nope"])
 

@@ -94,3 +94,30 @@ def state_index(labels: GraphLabels, dx: int, de: int) -> torch.Tensor:
     for k, b in enumerate(bases):
         idx = idx * b + digits[:, k]
     return idx
+
+
+def two_phase(transport_steps: int, mixing_steps: int, switch=None, edits_per_step: int = 1, adaptive: bool = True,
+              beta_prop: float = 2.36, lambda_x: float = 4.0, lambda_e: float = 4.83, beta_mh=1.0):
+    """The usual transport -> switch -> mixing sampler, built from objects."""
+    from graph_energy.samplers import (
+        DiscreteLangevinMH,
+        EnergySwitch,
+        GreedyTransport,
+        LangevinProposal,
+        Phase,
+        Sampler,
+    )
+
+    return Sampler([
+        Phase("transport", GreedyTransport(edits_per_step, adaptive), transport_steps,
+              switch if switch is not None else EnergySwitch(energy=False)),
+        Phase("mixing", DiscreteLangevinMH(LangevinProposal(beta_prop, lambda_x, lambda_e), beta_mh), mixing_steps),
+    ])
+
+
+def mixing_only(steps: int, beta_prop: float, lambda_x: float, lambda_e: float, beta_mh):
+    """One MH phase."""
+    from graph_energy.samplers import DiscreteLangevinMH, LangevinProposal, Phase, Sampler
+
+    return Sampler([Phase("mixing", DiscreteLangevinMH(LangevinProposal(beta_prop, lambda_x, lambda_e), beta_mh),
+                          steps)])

@@ -1,34 +1,28 @@
-"""Driver and generation: determinism, masks, extra terms, partial batches, configs."""
+"""Driver and generation: determinism, masks, extra terms, partial batches."""
 
 import pytest
 import torch
-from sampler_toys import MLPEnergy
+from sampler_toys import MLPEnergy, two_phase
 
 from graph_energy.data.spec import MolecularSpec
 from graph_energy.noise import UniformNoise
 from graph_energy.samplers import (
     Calibration,
-    DiscreteLangevinMH,
     EnergySwitch,
     FunctionTerm,
-    GreedyTransport,
     ModelTerm,
-    Sampler,
     TargetEnergy,
-    build_sampler,
     generate,
     sample,
-    sampler_to_dict,
 )
 
 SPEC = MolecularSpec("toy", ("C", "N", "O"), ("none", "single", "double", "triple"), max_nodes=6)
 DX, DE = 3, 4
 
 
-def small_sampler(**mix) -> Sampler:
-    return Sampler(GreedyTransport(2, 6), DiscreteLangevinMH(num_steps=8, beta_prop=1.0, lambda_x=1.0,
-                                                             lambda_e=1.0, beta_mh=1.0, **mix),
-                   EnergySwitch(Calibration(0.5, {3: -0.5, 5: 0.0})))
+def small_sampler():
+    return two_phase(6, 8, EnergySwitch(Calibration(0.5, {3: -0.5, 5: 0.0})), edits_per_step=2, beta_prop=1.0,
+                     lambda_x=1.0, lambda_e=1.0, beta_mh=1.0)
 
 
 class Stats:
@@ -56,7 +50,10 @@ def test_same_seed_same_bits_and_masks_untouched():
     assert torch.equal(a.num_nodes, sizes)
     assert len(a.smiles) == 5 and (a.mixing_steps == 8).all()
     rec = a.records()[0]
-    assert {"smiles", "energy", "transport_steps", "mixing_steps", "switch_step", "valid"} <= set(rec)
+    assert list(rec)[:13] == ["smiles", "valid", "connected", "num_nodes", "energy", "model_energy",
+                              "transport_steps", "mixing_steps", "switch_step", "switch_reason", "accepted",
+                              "noops", "evaluations"]
+    assert (a.proposals == 8).all() and torch.equal(a.acceptance_rate, a.accepted / 8)
 
 
 def test_extra_terms_enter_energy_and_only_differentiable_ones_the_gradient():
@@ -94,22 +91,12 @@ def test_generate_partial_last_batch_and_node_count_options():
         generate(model, SPEC, None, n=3, num_nodes=9)
 
 
-@pytest.mark.parametrize("name", ["paper", "default"])
-def test_presets_build_with_and_without_hydra(name):
-    from pathlib import Path
-
-    import yaml
-
-    import graph_energy
-
-    path = Path(graph_energy.__file__).parent / "conf" / "sampler" / f"{name}.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    s = build_sampler(cfg, calibration={"quantile": 0.5, "thresholds": {"9": -1.0}})
-    assert isinstance(s, Sampler) and s.switch.calibration.thresholds == {9: -1.0}
-    again = build_sampler(sampler_to_dict(s))
-    assert sampler_to_dict(again) == sampler_to_dict(s)
-    from hydra.utils import instantiate
-    assert isinstance(instantiate(cfg), Sampler)
-    if name == "paper":
-        assert s.transport.max_steps == 225 and s.mixing.num_steps == 1000
-        assert s.mixing.beta_mh(torch.tensor([0, 250, 500, 900])).tolist() == pytest.approx([0.78, 9.19, 17.6, 17.6])
+def test_calibration_at_call_time_equals_calibration_at_build_time():
+    model = MLPEnergy(DX, DE, seed=0)
+    cal = Calibration(0.5, {3: -0.5, 5: 0.0})
+    sizes = torch.tensor([3, 5, 4, 3])
+    built = sample(model, SPEC, sizes, small_sampler(), torch.Generator().manual_seed(0))
+    uncalibrated = two_phase(6, 8, EnergySwitch(), edits_per_step=2, beta_prop=1.0, lambda_x=1.0, lambda_e=1.0)
+    at_call = sample(model, SPEC, sizes, uncalibrated, torch.Generator().manual_seed(0), calibration=cal)
+    assert torch.equal(built.energy, at_call.energy) and torch.equal(built.switch_step, at_call.switch_step)
+    assert uncalibrated.needs_calibration and not small_sampler().needs_calibration

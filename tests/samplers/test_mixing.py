@@ -4,17 +4,15 @@ import math
 
 import pytest
 import torch
-from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, state_index
+from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, mixing_only, state_index
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
 from graph_energy.samplers import (
     ConstantSchedule,
-    DiscreteLangevinMH,
-    EnergySwitch,
     FunctionTerm,
-    GreedyTransport,
-    Sampler,
+    LangevinProposal,
     TargetEnergy,
+    mh_accept,
     proposal_log_prob,
     proposal_logits,
     propose,
@@ -104,7 +102,13 @@ def transition_matrix(target: TargetEnergy, beta_mh: float, knobs) -> tuple[torc
                                  *knobs)
         logq[b] = proposal_log_prob(logits, lab)
     energy = ev.energy.double()
-    log_alpha = -beta_mh * (energy[None, :] - energy[:, None]) + logq.T - logq
+    # the library's acceptance rule, for every (from, to) pair at once
+    delta = energy[None, :] - energy[:, None]
+    noop = torch.eye(S, dtype=torch.bool)
+    beta = torch.full((S * S,), beta_mh, dtype=torch.float64)
+    _, log_alpha = mh_accept(delta.flatten(), logq.flatten(), logq.T.flatten(), beta, noop.flatten(),
+                             torch.Generator().manual_seed(0))
+    log_alpha = log_alpha.view(S, S)
     P = logq.exp() * log_alpha.clamp(max=0).exp()
     P.fill_diagonal_(0)
     P += torch.diag(1 - P.sum(1))
@@ -122,10 +126,7 @@ def test_exact_detailed_balance(name, knobs):
 
 
 def run_chains(target, knobs, beta, chains, steps, burn, every, seed, initial=None):
-    sampler = Sampler(GreedyTransport(max_steps=0),
-                      DiscreteLangevinMH(num_steps=steps, beta_prop=knobs[0], lambda_x=knobs[1], lambda_e=knobs[2],
-                                         beta_mh=ConstantSchedule(beta)),
-                      EnergySwitch(energy=False))
+    sampler = mixing_only(steps, *knobs, ConstantSchedule(beta))
     counts = torch.zeros(64, dtype=torch.float64)
 
     def collect(state):
@@ -171,3 +172,16 @@ def test_reference_knobs_keep_boltzmann_invariant(name):
     init = DenseGraph.from_labels(lab.x[pick], lab.e[pick], lab.node_mask[pick], DX, DE, torch.float64)
     tv, _ = run_chains(target, KNOBS[0], beta, chains=20000, steps=40, burn=0, every=20, seed=6, initial=init)
     assert tv < 0.02, f"total variation {tv:.4f}"
+
+
+def test_langevin_proposal_object_matches_the_functions():
+    lab, graph = all_states()
+    ev = TargetEnergy(MLPEnergy(DX, DE, seed=3)).evaluate(graph)
+    q = LangevinProposal(1.5, 1.0, 2.0)
+    logits = proposal_logits(lab, ev.grad_x, ev.grad_e, 1.5, 1.0, 2.0)
+    active = torch.arange(lab.x.shape[0]) % 3 == 0
+    a = q.propose(lab, ev, torch.Generator().manual_seed(2), active)
+    b = propose(lab, logits, torch.Generator().manual_seed(2), active)
+    assert torch.equal(a.labels.e, b.labels.e) and torch.equal(a.log_q_forward, b.log_q_forward)
+    assert a.noop[~active].all()
+    assert torch.equal(q.log_prob(lab, ev, a.labels), proposal_log_prob(logits, a.labels))

@@ -1,16 +1,12 @@
 """Energy-based switch: per-chain thresholds, calibration round trip, nearest-size fallback."""
 
 import torch
-from sampler_toys import LinearEnergy, MLPEnergy
+from sampler_toys import LinearEnergy, MLPEnergy, two_phase
 
 from graph_energy.noise import UniformNoise
 from graph_energy.samplers import (
     Calibration,
-    DiscreteLangevinMH,
     EnergySwitch,
-    GreedyTransport,
-    Phase,
-    Sampler,
     SwitchReason,
     calibrate_thresholds,
     sample,
@@ -28,24 +24,24 @@ def test_switch_fires_per_chain_at_its_threshold():
     # thresholds half way between each size's start and minimum (first chain of that size)
     thr = {n: float(0.5 * (e0[i] + emin[i])) for i, n in reversed(list(enumerate(sizes.tolist())))}
     cal = Calibration(0.5, thr)
-    sampler = Sampler(GreedyTransport(1, 100), DiscreteLangevinMH(num_steps=4, beta_mh=1.0), EnergySwitch(cal))
+    sampler = two_phase(100, 4, EnergySwitch(cal))
     trace = []
     res = sample(energy, None, None, sampler, torch.Generator().manual_seed(0), initial=init,
                  dtype=torch.float64,
-                 callbacks=[lambda s: trace.append((s.eval.model_energy.clone(), s.phase.clone()))])
+                 callbacks=[lambda s: trace.append((s.eval.model_energy.clone(), s.in_phase("transport"),
+                                                    s.in_phase("mixing")))])
     energies = torch.stack([t[0] for t in trace])  # (steps+1, B)
-    phases = torch.stack([t[1] for t in trace])
+    transport, mixing = torch.stack([t[1] for t in trace]), torch.stack([t[2] for t in trace])
     th = cal.threshold_for(sizes)
     for b in range(len(sizes)):
         below = (energies[:, b] <= th[b]).nonzero().view(-1)
         first = int(below[0])  # transport energies are monotone here, so the first hit is the switch
         assert res.switch_reason[b] == SwitchReason.THRESHOLD
         assert res.switch_step[b] == first
-        assert (phases[:first + 1, b][:-1] == Phase.TRANSPORT).all()
-        assert phases[first, b] == Phase.MIXING
+        assert transport[:first, b].all() and mixing[first, b]
         assert res.transport_steps[b] == first and res.mixing_steps[b] == 4
     # both phases were present in one batch at some step
-    assert ((phases == Phase.TRANSPORT).any(1) & (phases == Phase.MIXING).any(1)).any()
+    assert (transport.any(1) & mixing.any(1)).any()
 
 
 def test_calibration_quantiles_roundtrip_and_fallback(tmp_path):
@@ -66,9 +62,8 @@ def test_calibration_quantiles_roundtrip_and_fallback(tmp_path):
 
 def test_threshold_at_start_switches_before_any_step():
     energy = LinearEnergy(N, DX, DE, seed=1)
-    sampler = Sampler(GreedyTransport(1, 50), DiscreteLangevinMH(num_steps=0),
-                      EnergySwitch(Calibration(0.5, {4: 1e9})))
+    sampler = two_phase(50, 0, EnergySwitch(Calibration(0.5, {4: 1e9})))
     res = sample(energy, None, torch.tensor([4, 4]), sampler, torch.Generator().manual_seed(0),
                  noise=UniformNoise(DX, DE), dtype=torch.float64)
     assert (res.transport_steps == 0).all() and (res.switch_step == 0).all()
-    assert (res.evaluations == 1).all()
+    assert (res.evaluations == 1).all() and (res.switch_reason == SwitchReason.THRESHOLD).all()

@@ -7,10 +7,10 @@ from sampler_toys import LinearEnergy, QuadraticEnergy
 from graph_energy.data.dense import DenseGraph, GraphLabels
 from graph_energy.noise import UniformNoise
 from graph_energy.samplers import (
-    DiscreteLangevinMH,
-    EnergySwitch,
     GreedyTransport,
+    Phase,
     Sampler,
+    Switch,
     SwitchReason,
     TargetEnergy,
     coordinate_deltas,
@@ -23,7 +23,7 @@ SIZES = torch.tensor([2, 3, 4, 5, 5, 1])
 
 
 def transport_only(k: int, max_steps: int = 400) -> Sampler:
-    return Sampler(GreedyTransport(k, max_steps), DiscreteLangevinMH(num_steps=0), EnergySwitch(energy=False))
+    return Sampler([Phase("transport", GreedyTransport(k), max_steps, Switch(on_arrival=True))])
 
 
 @pytest.mark.parametrize("k", [1, 3, 50])
@@ -93,16 +93,16 @@ def test_per_chain_edit_counts_and_adaptive_halving():
     lab = graph.to_labels()
     move = greedy_transport_step(lab, coordinate_deltas(lab, ev.grad_x, ev.grad_e), torch.tensor([1, 3, 6]))
     assert move.num_edits.tolist() == [1, 3, 6]
-    t = GreedyTransport(8, 10)
+    t = GreedyTransport(8)
     assert t.adapt(torch.tensor([8, 8, 1]), torch.tensor([True, False, True])).tolist() == [4, 8, 1]
-    assert GreedyTransport(8, 10, adaptive=False).adapt(torch.tensor([8]), torch.tensor([True])).tolist() == [8]
+    assert GreedyTransport(8, adaptive=False).adapt(torch.tensor([8]), torch.tensor([True])).tolist() == [8]
 
 
 def test_adaptive_transport_on_a_curved_energy_backs_off():
     energy = QuadraticEnergy(N, DX, DE, seed=5, scale=3.0)
     seen = []
     sample(energy, None, torch.tensor([5] * 16), transport_only(64, max_steps=30), torch.Generator().manual_seed(0),
-           noise=UniformNoise(DX, DE), dtype=torch.float64, callbacks=[lambda s: seen.append(s.edits.clone())])
+           noise=UniformNoise(DX, DE), dtype=torch.float64, callbacks=[lambda s: seen.append(s.kernel_state["transport"]["edits_per_step"].clone())])
     edits = torch.stack(seen)
     assert (edits[1:] <= edits[:-1]).all() and (edits >= 1).all()
     assert edits[-1].min() < 64  # at least one chain overshot and backed off

@@ -15,6 +15,7 @@ from graph_energy.samplers import (
     EnergySwitch,
     GreedyTransport,
     LinearSchedule,
+    Phase,
     Sampler,
 )
 from graph_energy.training import TransportObjective
@@ -61,9 +62,8 @@ def chain_data(b: int, seed: int = 0) -> DenseGraph:
 
 
 def short_sampler(transport_steps: int = 6, mixing_steps: int = 6) -> Sampler:
-    return Sampler(GreedyTransport(edits_per_step=2, max_steps=transport_steps),
-                   DiscreteLangevinMH(mixing_steps, beta_mh=LinearSchedule(1.0, 5.0, mixing_steps)),
-                   EnergySwitch(energy=True))
+    return Sampler([Phase("transport", GreedyTransport(edits_per_step=2), transport_steps, EnergySwitch(energy=True)),
+                    Phase("mixing", DiscreteLangevinMH(beta_mh=LinearSchedule(1.0, 5.0, mixing_steps)), mixing_steps)])
 
 
 def make_objective(lambda_max: float, replay: ReplayBuffer | None = None, data_fraction: float = 0.5):
@@ -80,10 +80,10 @@ def small_molecules():
     """The fixture molecules with at most 7 heavy atoms as a dense batch, and their spec."""
     from rdkit import Chem
 
+    from graph_energy.chem import spec_from_smiles
     from graph_energy.chem.convert import graphs_to_labels, smiles_to_graph
-    from graph_energy.data.spec import MolecularSpec
 
-    spec = MolecularSpec.from_molecules([Chem.MolFromSmiles(s) for s in SMILES], "toy", max_nodes=7)
+    spec = spec_from_smiles(SMILES, "toy", max_nodes=7)
     graphs = [smiles_to_graph(s, spec) for s in SMILES if Chem.MolFromSmiles(s).GetNumAtoms() <= 7]
     lab = graphs_to_labels(graphs, spec.max_nodes)
     return DenseGraph.from_labels(lab.x, lab.e, lab.node_mask, spec.num_atom_types, spec.num_bond_types), spec
@@ -120,8 +120,7 @@ def finetune_molecules(lambda_max: float, steps: int = 10):
     before = measure(model, objective)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for step in range(steps):
-        objective.set_step(step)
-        out = objective(model, batch(step), torch.Generator().manual_seed(step))
+        out = objective(model, batch(step), torch.Generator().manual_seed(step), step=step)
         opt.zero_grad()
         out.loss.backward()
         opt.step()
@@ -153,15 +152,14 @@ def test_negative_batch_layout_and_ramp():
     neg.graphs.validate()
     ramp = LinearRamp(0.1, 100)
     assert [ramp(s) for s in (0, 50, 100, 500)] == [0.0, 0.05, 0.1, 0.1]
-    obj.set_step(0)
-    out = obj(model, x_1, torch.Generator().manual_seed(1))
+    out = obj(model, x_1, torch.Generator().manual_seed(1), step=0)
     for key in ("loss_t", "loss_cl", "energy_reg", "energy_gap", "neg_valid", "neg_sample_s", "lambda_cl"):
         assert key in out.scalars(), key
     assert out.metrics["lambda_cl"] == 0.1
     assert obj.validation_objective is obj.transport
     # a zero-step protocol returns the data-started chains unchanged
-    frozen = NegativeSampler(Sampler(GreedyTransport(max_steps=0), DiscreteLangevinMH(0), EnergySwitch(energy=False)),
-                             UniformNoise(DX, DE), data_fraction=1.0)
+    frozen = NegativeSampler(Sampler([Phase("mixing", DiscreteLangevinMH(), 0)]), UniformNoise(DX, DE),
+                             data_fraction=1.0)
     assert torch.equal(frozen(model, x_1, torch.Generator().manual_seed(0)).graphs.e, x_1.e)
 
 
@@ -169,6 +167,10 @@ def test_replay_buffer_feeds_later_batches():
     torch.set_num_threads(1)
     buf = ReplayBuffer(capacity=12, fraction=0.5, mixing_steps=2)
     obj = make_objective(0.1, replay=buf)
+    # replayed negatives continue with the sampler's mixing phase alone, at its final temperature
+    replay = obj.negatives.replay_sampler
+    assert replay.names == ("mixing",) and replay.phases[0].max_steps == 2 and replay.phases[0].switch is None
+    assert replay.phases[0].kernel.beta_mh(torch.tensor([0])).item() == 5.0
     model = PairEnergy()
     first = obj.negatives(model, chain_data(8), torch.Generator().manual_seed(0))
     assert not first.from_replay.any() and len(buf) == 8
@@ -195,7 +197,7 @@ def test_gem_train_finetune_from_phase1_checkpoint(smiles_file, tmp_path):
     torch.set_num_threads(1)
     p1 = train(compose_train(tiny_overrides(smiles_file, tmp_path / "p1", max_steps=4, val_every=0, ckpt_every=0)))
     ck1 = load_checkpoint(p1.last_checkpoint)
-    small = ["finetune.sampler.transport.max_steps=3", "finetune.sampler.mixing.num_steps=3",
+    small = ["objective.sampler.phases.0.max_steps=3", "objective.sampler.phases.1.max_steps=3",
              "tracker=default", "tracker.trackers.0.progress_bar=false"]
     over = tiny_overrides(smiles_file, tmp_path / "p2", max_steps=2, val_every=2, ckpt_every=0, ema_decay=0.5)
     over = [o for o in over if not o.startswith(("tracker=", "optim.optimizer.lr"))]
@@ -235,8 +237,8 @@ def test_finetune_under_two_process_ddp(smiles_file, tmp_path):
     over = [o for o in tiny_overrides(smiles_file, tmp_path / "ddp", max_steps=2, val_every=0, ckpt_every=0)
             if not o.startswith("optim.optimizer.lr")]
     cfg = compose_train(over + ["experiment=qm9_finetune", "model=tiny", f"train.init_from={p1.last_checkpoint}",
-                                "optim.optimizer.lr=1e-3", "finetune.lambda_max=1.0", "finetune.ramp_steps=0",
-                                "finetune.sampler.transport.max_steps=2", "finetune.sampler.mixing.num_steps=2"])
+                                "optim.optimizer.lr=1e-3", "objective.lambda_max=1.0", "objective.ramp_steps=0",
+                                "objective.sampler.phases.0.max_steps=2", "objective.sampler.phases.1.max_steps=2"])
     mp.spawn(_worker, args=(2, _free_port(), OmegaConf.to_container(cfg), str(tmp_path), os.environ["GEM_DATA_DIR"]),
              nprocs=2, join=True)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)

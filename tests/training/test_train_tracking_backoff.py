@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from train_helpers import compose_train, tiny_overrides
 
-from graph_energy.cli.train import _train_config, build_parts
+from graph_energy.cli.train import build_parts, train_settings
+from graph_energy.config import instantiate
 from graph_energy.tracking import FileTracker, WandbTracker
-from graph_energy.training import Trainer, TrainingDivergedError
+from graph_energy.training import Objective, Trainer, TrainingDivergedError
 
 
 def test_wandb_offline_writes_run_files(tmp_path, monkeypatch):
@@ -47,14 +47,14 @@ def test_file_tracker_merges_rows_and_truncates_on_resume(tmp_path):
     assert [json.loads(x)["step"] for x in lines] == [1, 2, 2, 3] and json.loads(lines[-1])["train/loss"] is None
 
 
-class _Poisoned:
+class _Poisoned(Objective):
     """Wraps an objective; returns a NaN loss on chosen (step) calls."""
 
     def __init__(self, inner, bad_calls):
         self.inner, self.bad, self.calls = inner, set(bad_calls), 0
 
-    def __call__(self, model, x_1, generator):
-        out = self.inner(model, x_1, generator)
+    def __call__(self, model, x_1, generator, *, step=0):
+        out = self.inner(model, x_1, generator, step=step)
         self.calls += 1
         if self.calls in self.bad:
             out.loss = out.loss * float("nan")
@@ -63,10 +63,10 @@ class _Poisoned:
 
 def _trainer(smiles_file, tmp_path, bad, max_steps):
     cfg = compose_train(tiny_overrides(smiles_file, tmp_path, max_steps=max_steps, val_every=0, ckpt_every=0))
-    data = instantiate(cfg.dataset)
+    data = instantiate(dict(cfg.dataset), trusted=True)
     parts = build_parts(cfg, data)
-    return Trainer(parts["model"], _Poisoned(parts["objective"], bad), parts["optimizer_factory"], parts["schedule"],
-                   data.train, None, data.spec.num_atom_types, data.spec.num_bond_types, _train_config(cfg),
+    return Trainer(parts.model, _Poisoned(parts.objective, bad), parts.optimizer_factory, parts.schedule,
+                   data.train, None, data.spec.num_atom_types, data.spec.num_bond_types, train_settings(cfg),
                    tmp_path, checkpoint_meta={"config": {}, "spec": data.spec.to_dict()})
 
 

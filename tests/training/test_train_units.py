@@ -103,9 +103,7 @@ def test_ema_tracks_average():
     for _ in range(50):
         ema.update(m)
     assert torch.allclose(ema.module.weight, torch.ones_like(m.weight), atol=1e-6)
-    e2 = EMA(torch.nn.Linear(2, 1), 0.9)
-    e2.load_state_dict(ema.state_dict())
-    assert e2.num_updates == 50 and torch.equal(e2.module.weight, ema.module.weight)
+    assert ema.num_updates == 50 and not any(p.requires_grad for p in ema.module.parameters())
 
 
 def _toy_dataset(n=40):

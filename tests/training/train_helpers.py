@@ -15,6 +15,6 @@ def tiny_overrides(smiles_path, run_dir, **train) -> list[str]:
     base = {"max_steps": 6, "batch_size": 4, "log_every": 1, "val_every": 3, "val_batches": 1, "ckpt_every": 3,
             "device": "cpu", "keep_checkpoints": "null"}
     base.update(train)
-    return (["dataset=smiles", f"dataset.path={smiles_path}", "dataset.workers=1", "model=tiny", "tracker=none",
+    return (["dataset=smiles", f"dataset.source.path={smiles_path}", "dataset.workers=1", "model=tiny", "tracker=none",
              f"train.run_dir={run_dir}", "optim.schedule.warmup_steps=2", "optim.optimizer.lr=1e-3"]
             + [f"train.{k}={v}" for k, v in base.items()])

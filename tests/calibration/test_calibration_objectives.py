@@ -2,7 +2,7 @@
 
 import pytest
 
-from graph_energy.samplers.search import ConnectedValidUnique, ValidUniqueFCD
+from graph_energy.calibration import ConnectedValidUnique, ValidUniqueFCD
 
 pytest.importorskip("fcd")
 
