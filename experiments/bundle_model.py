@@ -80,7 +80,8 @@ def random_graphs(spec, stats, n: int = 32, seed: int = 0):
     return DenseGraph.from_labels(x, e, mask, spec.num_atom_types, spec.num_bond_types)
 
 
-def compute_calibration(loaded, dataset_cfg, num_graphs: int, quantile: float, fingerprint: str) -> dict | None:
+def compute_calibration(loaded, dataset_cfg, num_graphs: int, quantile: float, fingerprint: str,
+                        method: str = "pooled") -> dict | None:
     """Switch thresholds of the bundled model from the validation split of its training dataset."""
     from graph_energy.calibration import calibrate_thresholds, held_out_graphs
 
@@ -88,15 +89,17 @@ def compute_calibration(loaded, dataset_cfg, num_graphs: int, quantile: float, f
     if not ds:
         log.warning("the checkpoint records no dataset: the bundle gets no switch calibration")
         return None
-    cal = calibrate_thresholds(loaded.model, held_out_graphs(ds, loaded.spec, "val", num_graphs), quantile)
+    cal = calibrate_thresholds(loaded.model, held_out_graphs(ds, loaded.spec, "val", num_graphs), quantile,
+                               method=method)
     cal.model_fingerprint = fingerprint
-    log.info("calibrated the energy switch on %d validation graphs (quantile %.2f)", sum(cal.counts.values()),
-             quantile)
+    log.info("calibrated the energy switch on %d validation graphs (quantile %.2f, %s)", sum(cal.counts.values()),
+             quantile, method)
     return cal.to_dict()
 
 
 def bundle(ckpt_path: Path, out: Path, half: bool = False, recalibrate: bool = False, num_graphs: int = 2000,
-           quantile: float = 0.5, max_mb: float = 20.0, use_ema: bool = True) -> dict:
+           quantile: float = 0.5, max_mb: float = 20.0, use_ema: bool = True,
+           threshold_method: str = "pooled") -> dict:
     ckpt = load_checkpoint(ckpt_path)
     weights = ckpt.ema if (use_ema and ckpt.ema is not None) else ckpt.model
     source = "ema" if weights is ckpt.ema else "model"
@@ -110,7 +113,7 @@ def bundle(ckpt_path: Path, out: Path, half: bool = False, recalibrate: bool = F
     loaded = load_energy_model(out)
     if recalibrate or "calibration" not in extras:
         cal = compute_calibration(loaded, ckpt.config.get("dataset"), num_graphs, quantile,
-                                  f"{ckpt_path.name}@step{ckpt.step}")
+                                  f"{ckpt_path.name}@step{ckpt.step}", threshold_method)
         if cal is not None:
             extras["calibration"] = cal
             save_checkpoint(out, payload)
@@ -156,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recalibrate", action="store_true", help="recompute the switch calibration even if stored")
     ap.add_argument("--num-graphs", type=int, default=2000, help="validation graphs for the calibration")
     ap.add_argument("--quantile", type=float, default=0.5, help="energy quantile of the switch thresholds")
+    ap.add_argument("--threshold-method", choices=["pooled", "per_size"], default="pooled",
+                    help="estimator of the per-size thresholds (per_size: the rule of the shipped calibration)")
     ap.add_argument("--max-mb", type=float, default=20.0, help="fail above this file size")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.ckpt.resolve() == args.out.resolve():
         ap.error("OUT must differ from CKPT")
     report = bundle(args.ckpt, args.out, half=args.half, recalibrate=args.recalibrate, num_graphs=args.num_graphs,
-                    quantile=args.quantile, max_mb=args.max_mb, use_ema=not args.no_ema)
+                    quantile=args.quantile, max_mb=args.max_mb, use_ema=not args.no_ema,
+                    threshold_method=args.threshold_method)
     print(json.dumps(report))
     return 0
 

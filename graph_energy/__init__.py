@@ -5,6 +5,8 @@
     >>> samples = model.sample(100, seed=0)     # doctest: +SKIP
     >>> model.score(["CCO"])                    # doctest: +SKIP
     >>> ge.evaluate(samples.smiles, dataset="qm9", protocol="digress")  # doctest: +SKIP
+    >>> model.sample(100, terms=["logp_window"])   # property terms (graph_energy.terms)  # doctest: +SKIP
+    >>> ge.compose(model_a, model_b).sample(100)   # product of experts  # doctest: +SKIP
 
 The names below come from :mod:`graph_energy.api` and are imported on first use, so
 ``import graph_energy`` stays fast (no torch import).
@@ -12,7 +14,7 @@ The names below come from :mod:`graph_energy.api` and are imported on first use,
 
 __version__ = "0.1.0"
 
-_API = ("load", "evaluate", "GEMModel", "Samples", "bundled_model_path", "BUNDLED_MODELS")
+_API = ("load", "evaluate", "compose", "GEMModel", "Samples", "bundled_model_path", "BUNDLED_MODELS")
 
 __all__ = ["__version__", *_API]
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["BUNDLED_MODELS", "bundled_model_path", "load", "GEMModel", "Samples", "evaluate"]
+__all__ = ["BUNDLED_MODELS", "bundled_model_path", "load", "GEMModel", "Samples", "evaluate", "compose"]
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,15 @@ class GEMModel:
         write_checkpoint=true``), a YAML file path, a config dict, or a ``Sampler``. Files and the
         checkpoint may only name library classes (or ones allowed with
         :func:`graph_energy.config.allow_targets`); a dict or ``Sampler`` from your own code may name any.
+        For a discrete flow-matching checkpoint (:attr:`kind` ``"dfm"``) ``"default"`` means ``"ctmc"``.
         """
         import yaml
 
         from graph_energy.samplers import Sampler, build_sampler
+        from graph_energy.samplers.kinds import DEFAULT_SAMPLERS, check_sampler_kind
 
+        if isinstance(sampler, str) and sampler == "default":
+            sampler = DEFAULT_SAMPLERS[self.kind]  # "ctmc" for a discrete flow-matching checkpoint
         trusted = False
         if isinstance(sampler, Sampler):
             cfg, trusted = sampler, True
@@ -205,6 +209,7 @@ class GEMModel:
         else:
             raise TypeError(f"sampler must be a name, path, dict or Sampler; got {type(sampler).__name__}")
         built = build_sampler(cfg, self.calibration, trusted=trusted)
+        check_sampler_kind(built, self.kind)
         if built.needs_calibration:
             log.warning("%s has no energy-switch calibration; chains switch on arrival or at the step cap "
                         "(call model.calibrate() or run gem-calibrate)", self.path.name)
@@ -212,7 +217,9 @@ class GEMModel:
 
     def sample(self, n: int = 1000, seed: int = 0, num_nodes: int | Sequence[int] | None = None,
                sampler: str | os.PathLike | Mapping | Any = "default", batch_size: int = 256,
-               progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1) -> Samples:
+               progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1,
+               terms: Sequence = (), scaffold: str | Sequence[str] | None = None,
+               connect: bool | None = None) -> Samples:
         """Draw ``n`` molecules; the same ``seed`` (and settings) gives the same molecules.
 
         Bit-for-bit repeats need the same torch CPU thread count (``num_threads``).
@@ -223,16 +230,31 @@ class GEMModel:
             num_nodes: heavy atoms per molecule: ``None`` (the training size histogram), an int, or an
                 inclusive range ``[lo, hi]`` drawn uniformly; at most ``spec.max_nodes``.
             sampler: ``"default"`` (energy switch, multi-edit transport, short annealed mixing),
-                ``"paper"`` (225 transport + 1000 MH steps), ``"checkpoint"``, a YAML path, a dict or a Sampler.
+                ``"paper"`` (225 transport + 1000 MH steps), ``"checkpoint"``, a YAML path, a dict or a Sampler;
+                ``"ctmc"`` (the default of a discrete flow-matching checkpoint).
             batch_size: chains run together.
             progress: show a progress bar.
             extra_terms: additional :class:`~graph_energy.samplers.EnergyTerm` s (guidance, constraints).
             num_threads: torch CPU threads while sampling (restored afterwards; ``None``: leave as is). One
                 thread is fastest for molecule-sized graphs on small CPUs and makes repeats bit-exact.
+            terms: extra target terms ``E_θ + Σ_k w_k·P_k`` (:mod:`graph_energy.terms`): term objects,
+                preset names (``"logp_window"``, ``conf/terms/``) or config dicts such as
+                ``{"name": "logp", "property": "logp", "lo": 2, "hi": 3}``; they are bound to this model's
+                vocabulary and recorded in ``summary["terms"]``.
+            scaffold: keep a substructure fixed and sample only the rest (SMILES or SMARTS):
+                ``"c1ccncc1"`` (scaffold: any of its atoms may gain bonds), ``"[*]c1ccncc1"`` (decorate:
+                only at the ``*`` attachment points), ``["[*]C1CC1", "[*]C(=O)O"]`` or a dotted SMILES
+                (link: the free atoms join the fragments). ``num_nodes`` is the total size; ``None``
+                draws it from the training sizes at least as large as the scaffold.
+            connect: with ``scaffold``, favour single molecules (an exact connectivity term); default:
+                on when the scaffold has several fragments.
 
         Example:
             >>> s = model.sample(8, seed=1, num_nodes=9)   # doctest: +SKIP
             >>> s.smiles[:2], s.energies[:2], s.diagnostics[0]["switch_reason"]  # doctest: +SKIP
+            >>> s = model.sample(100, terms=[{"name": "no_nn", "property": "smarts:[#7]~[#7]", "hi": 0,
+            ...                               "hard": True}])   # doctest: +SKIP
+            >>> s = model.sample(50, num_nodes=9, scaffold="c1ccncc1")   # every sample contains pyridine  # doctest: +SKIP
         """
         from graph_energy.samplers import generate
 
@@ -240,28 +262,64 @@ class GEMModel:
             raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
         if isinstance(num_nodes, (list, tuple)) and len(num_nodes) == 1:
             num_nodes = int(num_nodes[0])
+        all_terms = list(extra_terms)
+        if terms:
+            from graph_energy.terms import build_terms
+
+            all_terms += build_terms(list(terms), self.spec, trusted=True, device=str(self.device))
+        from graph_energy.samplers.kinds import sampling_inputs
+
+        if all_terms and self.kind != "energy":
+            raise ValueError("extra energy terms need a GEM energy model; this is a discrete flow-matching checkpoint")
+        target, noise = sampling_inputs(self.model, self.spec, self.stats, self.config)
         before = torch.get_num_threads()
         if num_threads:
             torch.set_num_threads(int(num_threads))
         try:
-            result = generate(self.model, self.spec, self.stats, n=int(n), batch_size=int(batch_size),
-                              num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
-                              extra_terms=extra_terms, device=self.device, progress=progress)
+            if scaffold is not None:
+                result = self._sample_scaffold(scaffold, connect, n=int(n), batch_size=int(batch_size),
+                                               num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
+                                               extra_terms=all_terms, progress=progress)
+            else:
+                result = generate(target, self.spec, self.stats, n=int(n), batch_size=int(batch_size),
+                                  num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
+                                  extra_terms=all_terms, device=self.device, progress=progress, noise=noise)
         finally:
             torch.set_num_threads(before)
-        return Samples.from_result(result)
+        samples = Samples.from_result(result)
+        if all_terms:
+            from graph_energy.terms import describe_terms
 
-    def calibrate(self, split: str = "val", num_graphs: int = 1000, quantile: float = 0.5, dataset=None):
+            samples.summary["terms"] = describe_terms(all_terms)
+        return samples
+
+    def _sample_scaffold(self, scaffold, connect, **kw):
+        """:func:`~graph_energy.samplers.generate_inpainted` with the template parsed under this model's spec."""
+        from graph_energy.chem.fragments import parse_template
+        from graph_energy.samplers import FixedPart, generate_inpainted
+
+        self._need_energy("sample(scaffold=...)")
+        template = parse_template(scaffold, self.spec)
+        fixed = FixedPart.with_capacity(template.x, template.e, template.attach, self.spec)
+        link = template.num_fragments > 1 if connect is None else bool(connect)
+        return generate_inpainted(self.model, self.spec, fixed, self.stats, connect=link, device=self.device, **kw)
+
+    def calibrate(self, split: str = "val", num_graphs: int = 1000, quantile: float = 0.5, dataset=None,
+                  method="pooled"):
         """Compute energy-switch thresholds from held-out data graphs (the model's training dataset unless
-        ``dataset`` is given) and use them for later :meth:`sample` calls. Returns the calibration."""
+        ``dataset`` is given) and use them for later :meth:`sample` calls. Returns the calibration.
+
+        ``method``: ``"pooled"`` (per-size quantiles pooled across sizes where a size has few graphs),
+        ``"per_size"`` (each size on its own) or a :class:`~graph_energy.samplers.ThresholdEstimator`."""
         from graph_energy.calibration import calibrate_thresholds, held_out_graphs
 
+        self._need_energy("calibrate")
         ds = dataset or self.config.get("dataset")
         if not ds:
             raise ValueError(f"{self.path.name} records no dataset; pass dataset='qm9' or a dataset config dict")
         ds = {"name": ds} if isinstance(ds, str) else dict(ds)
         self.calibration = calibrate_thresholds(self.model, held_out_graphs(ds, self.spec, split, num_graphs),
-                                                quantile)
+                                                quantile, method=method)
         return self.calibration
 
     # ------------------------------------------------------------------ scoring
@@ -307,18 +365,86 @@ class GEMModel:
             return f"{detail.split(' not in')[0]} is outside the model's vocabulary (bonds {list(self.spec.bond_types)})"
         return _REASONS.get(reason, detail)
 
+    @property
+    def kind(self) -> str:
+        """``"energy"`` (a GEM energy model) or ``"dfm"`` (the discrete flow-matching baseline)."""
+        from graph_energy.models.flow import model_kind
+
+        return model_kind(self.model)
+
+    def _need_energy(self, what: str) -> None:
+        if self.kind != "energy":
+            raise ValueError(f"{what}() needs a GEM energy model; {self.path.name} is a {self.kind} checkpoint "
+                             "(a discrete flow-matching model has no energy)")
+
     @torch.no_grad()
     def score(self, smiles: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Model energy of each molecule, ``(n,)`` float32 (lower = more like the training data).
+
+        Raises ``ValueError`` for a molecule the model cannot represent; :meth:`score_report` scores any
+        list (with per-row reasons), compares each molecule with held-out data of its size, ranks them
+        and flags out-of-distribution ones.
 
         Example:
             >>> model.score(["CCO", "CC(=O)N"])      # doctest: +SKIP
             array([-3.1, -2.7], dtype=float32)
         """
+        self._need_energy("score")
         graph = self.encode(smiles)
         out = [self.model(graph.index(slice(i, i + batch_size))).float().cpu()
                for i in range(0, graph.batch_size, int(batch_size))]
         return torch.cat(out).numpy()
+
+    def score_reference(self, split: str = "val", max_per_size: int | None = 2000, ood_quantile: float = 0.99,
+                        min_count: int = 50, dataset=None, use_cache: bool = True):
+        """Per-size reference energies of held-out data (:class:`~graph_energy.scoring.ScoreReference`):
+        quantiles, robust z-score scale and out-of-distribution threshold per node count, computed on
+        ``split`` of the model's dataset once and cached under ``$GEM_CACHE_DIR/scoring``."""
+        from graph_energy.scoring import reference_for_model
+
+        self._need_energy("score_reference")
+        ds = dataset or self.config.get("dataset")
+        return reference_for_model(self.model, self.spec, ds, split, max_per_size, ood_quantile, min_count,
+                                   use_cache=use_cache)
+
+    @torch.no_grad()
+    def score_report(self, smiles: str | Sequence[str], reference=None, batch_size: int = 256):
+        """Score any list of SMILES (:class:`~graph_energy.scoring.ScoreReport`, one row per input).
+
+        Each row: canonical SMILES, energy, the same-size reference median and threshold, percentile,
+        size-normalised ``z``, ``ood`` flag, ``rank`` (1 = most data-like) or, for a molecule the model
+        cannot represent, ``reason`` (element or charge outside the vocabulary, too many atoms, invalid
+        SMILES, ...). Scores do not depend on the atom order of the input.
+
+        Args:
+            reference: a :class:`~graph_energy.scoring.ScoreReference`, the path of one saved with
+                ``.save``, or ``None`` (:meth:`score_reference` on the validation split).
+
+        Example:
+            >>> rep = model.score_report(["CCO", "c1ccoc1", "CCBr"])             # doctest: +SKIP
+            >>> [(r.smiles, r.rank, r.ood, r.reason) for r in rep.rows]            # doctest: +SKIP
+        """
+        from graph_energy.scoring import ScoreReference, score_smiles
+
+        self._need_energy("score_report")
+        if reference is None:
+            reference = self.score_reference()
+        elif isinstance(reference, (str, os.PathLike)):
+            reference = ScoreReference.load(reference)
+        return score_smiles(self.model, self.spec, smiles, reference, int(batch_size), self.device)
+
+    def interpolate(self, a: str, b: str, beam_width: int = 8, invalid_penalty: float = 0.0, seed: int = 0):
+        """A low-energy path of single edits from molecule ``a`` to ``b``
+        (:class:`~graph_energy.interpolation.Interpolation`: ``.path``, ``.naive``, ``.save(out, spec)``).
+
+        Example:
+            >>> res = model.interpolate("CCO", "c1ccoc1")                          # doctest: +SKIP
+            >>> res.path.smiles, res.path.max_energy, res.naive.max_energy         # doctest: +SKIP
+        """
+        from graph_energy.interpolation import interpolate
+
+        self._need_energy("interpolate")
+        return interpolate(self.model, self.spec, a, b, beam_width, invalid_penalty, seed, self.device)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, smiles: Sequence[str | None] | Samples, protocol: str = "digress", **kw):
@@ -327,6 +453,23 @@ class GEMModel:
         if not ds:
             raise ValueError(f"{self.path.name} records no dataset; call ge.evaluate(smiles, dataset=...)")
         return evaluate(smiles, dataset=ds, protocol=protocol, **kw)
+
+
+def compose(*parts, weights: Sequence[float] | None = None, temperatures: Sequence[float] | None = None,
+            terms: Sequence = (), device: str | torch.device | None = None):
+    """A weighted sum of energy models (product of experts, negation) plus extra terms, sampled like one model.
+
+    ``parts`` are models (:class:`GEMModel`, checkpoint paths, bundled names), ``(model, weight)`` pairs and
+    terms; see :func:`graph_energy.terms.composition.compose`. Returns a ``ComposedModel`` (a :class:`GEMModel`).
+
+    Example:
+        >>> both = compose(ring_model, nitrogen_model)                  # E_ring + E_N   # doctest: +SKIP
+        >>> avoid = compose(ring_model, (base, 1.0), (nitrogen_model, -1.0))             # doctest: +SKIP
+        >>> both.sample(100, seed=0, terms=["logp_window"])                                # doctest: +SKIP
+    """
+    from graph_energy.terms.composition import compose as _compose
+
+    return _compose(*parts, weights=weights, temperatures=temperatures, terms=terms, device=device)
 
 
 def evaluate(smiles: Sequence[str | None] | Samples, dataset: str | Mapping = "qm9", protocol: str = "digress",

@@ -7,10 +7,12 @@ keyword arguments of the call, and optionally ``_partial_: true`` (return a
 :func:`functools.partial` instead of calling). Lists and plain mappings are built element-wise.
 
 Files we load are data. A checkpoint or a YAML file given by path must never run code outside this
-library's own classes, so :func:`instantiate` (``trusted=False``, the default) only builds targets
-inside the ``graph_energy`` package or explicitly allowed with :func:`allow_targets`; anything else
-raises :class:`UnsafeTargetError` before any import. Configs a user composes on the command line or
-passes from Python are theirs: build them with ``trusted=True``.
+library's own classes, so :func:`instantiate` (``trusted=False``, the default) only builds classes
+inside the ``graph_energy`` package (not its ``config``/``cli`` machinery, and not its functions, which
+may write files) or targets explicitly allowed with :func:`allow_targets` (in Python, or
+``allowed_targets=[...]`` on any console script's command line); anything else raises
+:class:`UnsafeTargetError` before it is imported or called. Configs a user composes on the command
+line or passes from Python are theirs: build them with ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ __all__ = ["instantiate", "locate", "allow_targets", "allowed_targets", "is_allo
            "Configurable", "to_config", "get_path", "set_path", "target_name"]
 
 _LIBRARY = "graph_energy"
+#: Library machinery that is never a component: building these from a file could escalate trust
+#: (``instantiate(..., trusted=True)``) or run a console script.
+_NEVER_FROM_FILES = ("graph_energy.config.", "graph_energy.cli.")
 _ALLOWED: set[str] = set()
 
 
@@ -50,12 +55,20 @@ def allowed_targets() -> set[str]:
     return set(_ALLOWED)
 
 
+def _user_allowed(target: str) -> bool:
+    return any(target == a or (a.endswith(".") and target.startswith(a)) for a in _ALLOWED)
+
+
 def is_allowed(target: str) -> bool:
-    """Whether ``target`` may be built from an untrusted (loaded) config."""
+    """Whether ``target`` may be located from an untrusted (loaded) config: a name inside this library
+    (but not its config/CLI machinery) or one allowed with :func:`allow_targets`. :func:`instantiate`
+    additionally only *calls* library targets that are classes."""
     t = str(target)
-    if t == _LIBRARY or t.startswith(_LIBRARY + "."):
+    if _user_allowed(t):
         return True
-    return any(t == a or (a.endswith(".") and t.startswith(a)) for a in _ALLOWED)
+    if t.startswith(_NEVER_FROM_FILES):
+        return False
+    return t == _LIBRARY or t.startswith(_LIBRARY + ".")
 
 
 def target_name(obj: Any) -> str:
@@ -112,6 +125,12 @@ def instantiate(node: Any, *, trusted: bool = False, **overrides: Any) -> Any:
             out.update(overrides)
             return out
         fn = locate(node["_target_"], trusted=trusted)
+        if not trusted and not inspect.isclass(fn) and not _user_allowed(str(node["_target_"])):
+            # a library *function* may write files or load more configs: only classes are components
+            raise UnsafeTargetError(
+                f"refusing to call _target_ {node['_target_']!r} from a loaded file: only graph_energy classes "
+                "may be built from checkpoints and config files, not functions; allow it explicitly with "
+                f"graph_energy.config.allow_targets({node['_target_']!r}) if you trust this file")
         partial = bool(node.get("_partial_", False))
         kwargs = {k: instantiate(v, trusted=trusted) for k, v in node.items() if k not in ("_target_", "_partial_")}
         kwargs.update(overrides)

@@ -4,7 +4,8 @@ Trackers are cheap to construct (options only) and do their I/O in :meth:`Tracke
 training driver calls with the run directory on the main process. Available:
 
 * :class:`ConsoleTracker` – log lines and an optional progress bar;
-* :class:`FileTracker` – ``metrics.csv`` (wide, one row per logged step) and ``metrics.jsonl``;
+* :class:`FileTracker` – ``metrics.csv`` (wide, one row per logged step) and ``metrics.jsonl``, and PNG
+  curves of them when the run ends (:func:`plot_metrics`; also ``gem-plot run=<run dir>``);
 * :class:`WandbTracker` – Weights & Biases, offline unless ``mode="online"``;
 * :class:`MultiTracker` – fan-out; :class:`NullTracker` – nothing (non-main ranks).
 """
@@ -19,7 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Tracker", "NullTracker", "ConsoleTracker", "FileTracker", "WandbTracker", "MultiTracker"]
+__all__ = ["Tracker", "NullTracker", "ConsoleTracker", "FileTracker", "WandbTracker", "MultiTracker",
+           "read_metrics", "plot_metrics"]
 
 log = logging.getLogger("graph_energy.train")
 
@@ -93,11 +95,14 @@ class FileTracker(Tracker):
     """Appends metrics to ``<run_dir>/metrics.jsonl`` and keeps ``<run_dir>/metrics.csv`` (wide format).
 
     On resume, rows at or after the resume step are dropped so that the files describe one
-    consistent history. The CSV is rewritten whenever a new metric name appears.
+    consistent history. The CSV is rewritten whenever a new metric name appears. With ``plots``,
+    :meth:`close` draws ``loss.png`` and ``metrics.png`` into the run directory (needs matplotlib;
+    skipped with a log line without it).
     """
 
-    def __init__(self, csv_name: str = "metrics.csv", jsonl_name: str = "metrics.jsonl") -> None:
+    def __init__(self, csv_name: str = "metrics.csv", jsonl_name: str = "metrics.jsonl", plots: bool = True) -> None:
         self.csv_name, self.jsonl_name = csv_name, jsonl_name
+        self.plots = plots
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = ["step"]
         self.run_dir: Path | None = None
@@ -153,6 +158,19 @@ class FileTracker(Tracker):
         else:
             with open(self.run_dir / self.csv_name, "a", newline="") as fh:
                 csv.DictWriter(fh, fieldnames=self._columns, restval="").writerow(row)
+
+    def close(self, status="completed") -> None:
+        if not self.plots or self.run_dir is None or not self._rows:
+            return
+        try:
+            written = plot_metrics(self.run_dir)
+        except ImportError as err:
+            log.info("no metric plots (%s; pip install matplotlib)", err)
+        except Exception as err:  # noqa: BLE001 - a plot must never fail a finished run
+            log.warning("could not draw the metric plots: %s", err)
+        else:
+            if written:
+                log.info("metric curves: %s", ", ".join(str(p) for p in written))
 
 
 class WandbTracker(Tracker):
@@ -225,3 +243,103 @@ class MultiTracker(Tracker):
     def close(self, status="completed") -> None:
         for t in self.trackers:
             t.close(status)
+
+
+# ---------------------------------------------------------------------------------------------- plots
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` of a run directory's ``metrics.csv`` (or ``metrics.jsonl``);
+    non-numeric and missing values are left out. ``ValueError`` when there is neither file."""
+    run_dir = Path(run_dir)
+    rows: list[dict] = []
+    if (run_dir / "metrics.csv").is_file():
+        with open(run_dir / "metrics.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    elif (run_dir / "metrics.jsonl").is_file():
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    else:
+        raise ValueError(f"no metrics.csv or metrics.jsonl in {run_dir}; pass the run directory of a gem-train run")
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        try:
+            step = int(float(row.get("step")))
+        except (TypeError, ValueError):
+            continue
+        for key, value in row.items():
+            if key == "step" or value in (None, ""):
+                continue
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(v):
+                series.setdefault(key, []).append((step, v))
+    return series
+
+
+def _is_loss(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].startswith("loss")
+
+
+def plot_metrics(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                 title: str | None = None) -> list[Path]:
+    """Draw a run's metric curves as PNGs; returns the files written (none when nothing was logged).
+
+    * ``loss.png``: the total training and validation losses (left) and the loss terms (right);
+    * ``metrics.png``: one small panel per other logged metric (learning rate, gradient norm, ...).
+
+    Uses matplotlib's Agg canvas directly (no pyplot, no global backend change).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    series = read_metrics(run_dir)
+    if not series:
+        return []
+    title = title or run_dir.name
+    written = []
+    totals = [k for k in series if _is_loss(k) and k.rsplit("/", 1)[-1] in ("loss", "loss_ema")]
+    terms = [k for k in series if _is_loss(k) and k not in totals]
+    if totals or terms:
+        fig = Figure(figsize=(11 if terms else 6, 4), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2 if terms else 1, squeeze=False)[0]
+        for ax, keys, name in zip(axes, (totals or terms, terms if totals else []), ("loss", "loss terms")):
+            for k in keys:
+                steps, vals = zip(*series[k])
+                marker = "o" if len(steps) <= 30 or not k.startswith("train/") else None
+                ax.plot(steps, vals, marker=marker, markersize=3, linewidth=1.2, label=k)
+            ax.set_xlabel("step")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"{title}: losses")
+        fig.savefig(out / "loss.png", dpi=110)
+        written.append(out / "loss.png")
+    others = [k for k in series if not _is_loss(k)]
+    if others:
+        cols = min(4, len(others))
+        rows_n = -(-len(others) // cols)
+        fig = Figure(figsize=(3.2 * cols, 2.5 * rows_n), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+        for ax, k in zip(axes, others):
+            steps, vals = zip(*series[k])
+            ax.plot(steps, vals, marker="o" if len(steps) <= 30 else None, markersize=2.5, linewidth=1.0)
+            ax.set_title(k, fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if k.endswith("/lr") or (min(vals) > 0 and max(vals) / min(vals) > 1e3):
+                ax.set_yscale("log")
+        for ax in axes[len(others):]:
+            ax.set_visible(False)
+        fig.suptitle(f"{title}: metrics (x: step)")
+        fig.savefig(out / "metrics.png", dpi=100)
+        written.append(out / "metrics.png")
+    return written

@@ -96,3 +96,25 @@ def test_paths_address_dicts_lists_and_named_items():
         gc.set_path(cfg, "phases.0.kernal.k", 1)
     with pytest.raises(KeyError, match="bad config path"):
         gc.get_path(cfg, "phases..kernel")
+
+
+def test_loaded_configs_call_no_library_functions_or_machinery(tmp_path, allow_this_module):
+    """A library *function* (one that writes files, or instantiate itself with trusted=True) is not a
+    component: a loaded file may not call it, however its name starts."""
+    target = tmp_path / "overwritten.pt"
+    write = {"_target_": "graph_energy.training.checkpoint.save_checkpoint", "path": str(target), "payload": {}}
+    with pytest.raises(gc.UnsafeTargetError, match="not functions"):
+        gc.instantiate(write)
+    escalate = {"_target_": "graph_energy.config.instantiate", "trusted": True,
+                "node": {"_target_": "graph_energy.samplers.ConstantSchedule", "value": 1.0}}
+    with pytest.raises(gc.UnsafeTargetError, match="graph_energy.config.instantiate"):
+        gc.instantiate(escalate)
+    with pytest.raises(gc.UnsafeTargetError, match="graph_energy.cli.sample.main"):
+        gc.instantiate({"_target_": "graph_energy.cli.sample.main", "argv": []})
+    assert not target.exists()
+    # the user's own configs may call functions; an explicitly allowed function may be called from files
+    assert gc.instantiate(write, trusted=True) == target and target.is_file()
+    assert gc.instantiate({"_target_": "graph_energy.noise.UniformNoise.from_data", "_partial_": True},
+                          trusted=True).func.__name__ == "from_data"
+    gc.allow_targets("graph_energy.config.to_config")
+    assert gc.instantiate({"_target_": "graph_energy.config.to_config", "obj": 3}) == 3

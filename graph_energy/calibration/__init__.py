@@ -23,8 +23,15 @@ from graph_energy.calibration.search import (
     knob_value,
     search_knobs,
 )
-from graph_energy.samplers.switch import Calibration, calibrate_thresholds
+from graph_energy.samplers.thresholds import (
+    Calibration,
+    PerSizeQuantile,
+    PooledQuantile,
+    ThresholdEstimator,
+    calibrate_thresholds,
+)
 
-__all__ = ["held_out_graphs", "Calibration", "calibrate_thresholds", "Objective", "ValidUnique", "Validity",
+__all__ = ["held_out_graphs", "Calibration", "calibrate_thresholds", "ThresholdEstimator", "PooledQuantile",
+           "PerSizeQuantile", "Objective", "ValidUnique", "Validity",
            "ConnectedValidUnique", "ValidUniquePerEvaluation", "ValidUniqueFCD", "build_objective",
            "SearchRow", "SearchResult", "search_knobs", "flatten_grid", "knob_value", "get_knobs", "apply_knobs"]

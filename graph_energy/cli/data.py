@@ -38,6 +38,10 @@ def prepare(cfg: dict) -> dict:
     and return its summary (the printed JSON line)."""
     from graph_energy.data import load_dataset
 
+    if cfg.get("num_threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg["num_threads"]))
     return load_dataset(cfg["dataset"], trusted=True).summary()
 
 

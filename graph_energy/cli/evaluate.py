@@ -4,8 +4,11 @@
     gem-evaluate samples=gen.csv column=smiles dataset=moses protocol=moses
     gem-evaluate samples=gen.smi reference=ref.smi train=train.smi protocol=gdss
 
-Unparsable SMILES count as invalid samples. Errors in the input (missing or empty file, unknown
-column, protocol or dataset) print one ``gem-evaluate: error:`` line on stderr and exit with 2.
+Unparsable SMILES count as invalid samples. The markdown table (with the published baselines) is
+printed on stderr and written to ``out`` (default ``<samples>.<protocol>.eval.md``); stdout carries
+the JSON line. Errors in the input (missing or empty file, unknown column, protocol or dataset, a
+protocol whose package is not installed) print one ``gem-evaluate: error:`` line on stderr and exit
+with 2.
 """
 
 from __future__ import annotations
@@ -55,11 +58,21 @@ def evaluate(cfg: dict):
 
 
 def _run(cfg: dict) -> str:
-    """Evaluate, write the markdown (and JSON) reports, return the JSON line."""
-    report = evaluate(cfg)
+    """Evaluate, print the markdown table on stderr, write it (and the JSON report), return the JSON line."""
+    if cfg.get("num_threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg["num_threads"]))
+    try:
+        report = evaluate(cfg)
+    except ImportError as err:  # a metric's optional package (fcd, eden, molsets' data files) is missing
+        name = (cfg.get("protocol") or {}).get("name", "?")
+        raise ValueError(f"protocol={name} needs a package that is not installed: {err}") from None
     out = Path(cfg["out"]) if cfg.get("out") else default_out(cfg["samples"], report.protocol)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.to_markdown())
+    table = report.to_markdown()
+    print(table, file=sys.stderr)
+    out.write_text(table)
     if cfg.get("json_out"):
         Path(cfg["json_out"]).write_text(report.to_json() + "\n")
     for w in report.warnings:

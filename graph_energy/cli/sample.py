@@ -3,16 +3,26 @@
     gem-sample                                   # 1,000 molecules from the bundled QM9 model into samples/
     gem-sample ckpt=runs/train/<run>/checkpoints/last.pt num_samples=1000 out=samples/
     gem-sample ckpt=... sampler=paper            # the paper protocol (225 transport + 1000 MH steps)
-    gem-sample ckpt=... num_nodes=12             # fixed size; num_nodes=[10,15] for a range
+    gem-sample ckpt=... num_nodes=12             # fixed size (at most the model's max_nodes); [10,15]: a range
     gem-sample ckpt=... sampler_file=calib/sampler.yaml calibration=calib/calibration.json
     gem-sample ckpt=... sampler.phases.mixing.max_steps=500   # phases by name (or index: phases.1)
+    gem-sample out=samples/ resume=true          # continue an interrupted run (same options)
+    gem-sample out=samples/ overwrite=true       # replace an earlier run's files
 
 Writes ``<out>/samples.smi`` (one SMILES per line, empty for invalid graphs), ``<out>/samples.csv``
 (per-sample energy, steps per phase, switch step and reason, validity), ``<out>/summary.json`` and
-``<out>/samples.png`` (a grid of the first ``grid`` valid molecules; ``grid=0`` skips it). Then the
-samples are evaluated under ``eval_protocol`` against the checkpoint's dataset (``metrics=basic`` skips FCD
-and NSPDK, ``metrics=none`` skips the evaluation): the table goes to stderr and ``<out>/metrics.md``,
-the headline numbers into the JSON line. ``out=null`` writes no files.
+``<out>/samples.png`` (a grid of the first ``grid`` valid molecules with a caption; ``grid=0`` skips it).
+Then the samples are evaluated under ``eval_protocol`` against the checkpoint's dataset (``metrics=basic``
+skips FCD and NSPDK, ``metrics=none`` skips the evaluation): the table goes to stderr and
+``<out>/metrics.md``, the headline numbers into the JSON line. ``out=null`` writes no files.
+
+``out=`` is checked before anything is sampled, and a folder holding an earlier run is refused unless
+``overwrite=true`` or ``resume=true``. Batches of ``batch_size`` chains run in ``workers`` processes
+(default ``min(2, cores)``), each batch from its own seed, so the samples do not depend on ``workers``;
+finished batches are appended to the files at once, so Ctrl-C or SIGTERM keeps them (exit status 130)
+and ``resume=true`` continues the run to the same result. In the JSON line, ``uniqueness_smiles`` is the
+fraction of distinct whole SMILES among valid samples; the protocol's ``metrics.uniqueness`` counts
+distinct largest fragments (DiGress rule).
 Errors in the input print one ``gem-sample: error:`` line on stderr and exit with status 2.
 """
 
@@ -22,10 +32,14 @@ import csv
 import json
 import logging
 import re
+import signal
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from graph_energy.cli._config import json_safe, run_cli
+from graph_energy.cli._terms import sampling_terms, term_presets, terms_metadata
 
 __all__ = ["main", "run", "compose_config", "default_checkpoint", "load_sampling_setup", "write_outputs"]
 
@@ -47,8 +61,12 @@ def compose_config(overrides: list[str], config_name: str = "sample") -> dict:
     from graph_energy.cli._config import compose_config as compose
 
     def run(ovr: list[str]) -> dict:
-        return compose(config_name, ovr, {"sampler": "available samplers: default, paper, greedy, mixing"})
+        return compose(config_name, ovr, {"sampler": "available samplers: default, paper, greedy, mixing, ctmc",
+                                          "terms": f"term presets: {', '.join(term_presets())}"})
 
+    from graph_energy.cli._smiles_args import quote_smiles_overrides
+
+    overrides = quote_smiles_overrides(overrides, ("scaffold",))
     named = [o for o in overrides if _NAMED_PHASE.search(_override_key(o))]
     if not named:
         return run(list(overrides))
@@ -102,6 +120,7 @@ def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = Tr
 
     from graph_energy.config import allow_targets
     from graph_energy.samplers import Calibration, build_sampler
+    from graph_energy.samplers.kinds import check_sampler_kind, model_kind, resolve_sampler_config
     from graph_energy.training.checkpoint import load_energy_model
 
     allowed = cfg.get("allowed_targets") or []
@@ -124,7 +143,11 @@ def load_sampling_setup(cfg: dict, sampler_key: str = "sampler", warn: bool = Tr
         calibration = Calibration.load(path)
     elif loaded.extras.get("calibration"):
         calibration = Calibration.from_dict(loaded.extras["calibration"])
+    kind = model_kind(loaded.model)
+    if kind != "energy" and trusted:  # a flow checkpoint: the composed default preset means its CTMC sampler
+        sampler_cfg = resolve_sampler_config(sampler_cfg, kind)
     sampler = build_sampler(sampler_cfg, calibration, trusted=trusted)
+    check_sampler_kind(sampler, kind)
     if calibration is None and sampler.needs_calibration and cfg.get("auto_calibrate"):
         calibration = auto_calibration(loaded, int(cfg.get("calibration_graphs", 1000)))
         if calibration is not None:
@@ -155,9 +178,12 @@ def auto_calibration(loaded, num_graphs: int):
 
 
 def write_outputs(out: Path, result, summary: dict) -> None:
+    """All files of a finished in-memory run at once (library callers; ``gem-sample`` streams instead)."""
+    from graph_energy.cli._sample_out import batch_records
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples.smi").write_text("".join(f"{s or ''}\n" for s in result.smiles))
-    rows = result.records()
+    rows = batch_records(result)
     with open(out / "samples.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -165,32 +191,129 @@ def write_outputs(out: Path, result, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
 
 
+def _positive_int(cfg: dict, key: str, minimum: int = 1) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{key}={value!r}: pass an integer >= {minimum}")
+    return value
+
+
+def _workers(cfg: dict) -> int:
+    from graph_energy.samplers.generate import default_workers
+
+    if cfg.get("workers") is None:
+        return default_workers(cfg.get("device") or "cpu")
+    return _positive_int(cfg, "workers")
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM ends the run like Ctrl-C (finished batches are kept, exit status 130)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(cfg: dict) -> dict:
-    """Sample as configured; returns the summary dict (the printed JSON line)."""
+    """Sample as configured; returns the summary dict (the printed JSON line).
+
+    With ``out=`` the folder is checked first (writable; an earlier run there is refused unless
+    ``overwrite=true`` or continued with ``resume=true``), finished batches are appended as they
+    come, and the summary, picture and metrics are made from the files.
+    """
     import torch
 
-    from graph_energy.samplers import generate
+    from graph_energy.cli._sample_out import SampleOutput, sampling_key
 
     if cfg.get("num_threads"):
-        torch.set_num_threads(int(cfg["num_threads"]))
-    if int(cfg["num_samples"]) < 1 or int(cfg["batch_size"]) < 1:
-        raise ValueError(f"num_samples and batch_size must be >= 1, got {cfg['num_samples']}, {cfg['batch_size']}")
+        torch.set_num_threads(_positive_int(cfg, "num_threads"))
+    n, batch_size = _positive_int(cfg, "num_samples"), _positive_int(cfg, "batch_size")
+    workers = 1 if cfg.get("scaffold") else _workers(cfg)  # scaffold sampling runs in this process
+    if cfg.get("overwrite") and cfg.get("resume"):
+        raise ValueError("overwrite=true and resume=true contradict each other; pass one of them")
+    ckpt_path = Path(cfg["ckpt"]).expanduser() if cfg.get("ckpt") else default_checkpoint()
+    if not ckpt_path.is_file():
+        raise ValueError(f"ckpt={ckpt_path} does not exist; pass a checkpoint file (e.g. "
+                         "runs/train/<run>/checkpoints/last.pt) or leave ckpt unset for the bundled model")
+    output = None
+    if cfg.get("out"):
+        output = SampleOutput(Path(cfg["out"]), sampling_key(cfg, ckpt_path), n, batch_size,
+                              overwrite=bool(cfg.get("overwrite")), resume=bool(cfg.get("resume")))
+        output.prepare()
+    try:
+        return _sample_and_report(cfg, output, n, batch_size, workers)
+    finally:
+        if output is not None:
+            output.remove_if_unused()  # an error before the first batch leaves no empty folder behind
+
+
+def _sample_and_report(cfg: dict, output, n: int, batch_size: int, workers: int) -> dict:
+    from graph_energy.cli._sample_out import batch_records, summarize
+    from graph_energy.samplers import generate
+    from graph_energy.samplers.kinds import sampling_inputs
+
     loaded, sampler, ckpt = load_sampling_setup(cfg)
-    log.info("sampling %d molecules from %s with %r", cfg["num_samples"], ckpt, sampler)
-    result = generate(loaded.model, loaded.spec, loaded.stats, n=int(cfg["num_samples"]),
-                      batch_size=int(cfg["batch_size"]), num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]),
-                      sampler=sampler, device=cfg.get("device", "cpu"), progress=bool(cfg.get("progress", True)))
-    summary = result.summary()
-    summary.update(ckpt=str(ckpt), seed=int(cfg["seed"]))
-    out = Path(cfg["out"]).expanduser() if cfg.get("out") else None
+    terms = sampling_terms(cfg, loaded)
+    target, noise = sampling_inputs(loaded.model, loaded.spec, loaded.stats, loaded.config)
+    if terms and noise is not None:
+        raise ValueError("terms need a GEM energy model; this is a discrete flow-matching checkpoint")
+    done = output.batches_done if output is not None else 0
+    result = None
+    wall = output.sampling_s if output is not None else 0.0
+    if output is None or done < output.num_batches:
+        if done:
+            log.info("resuming: %d of %d molecules already in %s", output.rows_done, n, output.folder)
+        log.info("sampling %d molecules from %s with %r (%d worker process%s)", n - done * batch_size, ckpt,
+                 sampler, workers, "" if workers == 1 else "es")
+        t_batch = [time.perf_counter()]
+
+        def on_batch(res) -> None:
+            now = time.perf_counter()
+            output.append(res, now - t_batch[0])
+            t_batch[0] = now
+
+        try:
+            with _sigterm_as_interrupt():
+                if cfg.get("scaffold"):
+                    result = sample_scaffold(cfg, loaded, sampler, terms, n, batch_size, done,
+                                             on_batch if output is not None else None)
+                else:
+                    result = generate(target, loaded.spec, loaded.stats, n=n, batch_size=batch_size,
+                                      num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]), sampler=sampler,
+                                      device=cfg.get("device", "cpu"), progress=bool(cfg.get("progress", True)),
+                                      extra_terms=terms, noise=noise, workers=workers, start_batch=done,
+                                      on_batch=on_batch if output is not None else None)
+        except KeyboardInterrupt:
+            if output is not None:
+                log.warning("interrupted: %d of %d molecules kept in %s; rerun the same command with resume=true "
+                            "to continue", output.rows_done, n, output.folder)
+            raise
+        wall = output.sampling_s if output is not None else result.wall_time
+    rows = output.read_rows() if output is not None else batch_records(result)
+    smiles = [r["smiles"] or None for r in rows]
+    summary = summarize(rows, wall, list(sampler.names))
+    summary.update(ckpt=str(ckpt), seed=int(cfg["seed"]), workers=workers)
+    if terms:
+        summary.update(terms_metadata(terms, cfg))
+    out = output.folder if output is not None else None
     if out is not None:
-        write_outputs(out, result, summary)
+        (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
         if int(cfg.get("grid") or 0) > 0:
-            save_grid(out / "samples.png", result, int(cfg["grid"]))
+            save_grid(out / "samples.png", smiles, [r["energy"] for r in rows], int(cfg["grid"]),
+                      caption=_caption(cfg, ckpt, sampler))
     mode = str(cfg.get("metrics") or "none").lower()
     if mode != "none":
-        headline = evaluate_samples(result.smiles, loaded.config.get("dataset"), str(cfg.get("eval_protocol", "digress")),
-                                    mode, out, cfg.get("n_jobs"))
+        headline = evaluate_samples(smiles, loaded.config.get("dataset"), str(cfg.get("eval_protocol", "digress")),
+                                    mode, out, cfg.get("n_jobs"), progress=bool(cfg.get("progress", True)))
         if headline:
             summary["metrics"] = headline
             if out is not None:
@@ -198,13 +321,42 @@ def run(cfg: dict) -> dict:
     return summary
 
 
-def save_grid(path: Path, result, max_mols: int) -> None:
+def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, start_batch: int, on_batch):
+    """``scaffold=``: keep the substructure fixed and sample the free atoms (one process; see
+    :func:`graph_energy.samplers.generate_inpainted`)."""
+    from graph_energy.chem.fragments import parse_template
+    from graph_energy.models.flow import model_kind
+    from graph_energy.samplers import FixedPart, generate_inpainted
+
+    if model_kind(loaded.model) != "energy":
+        raise ValueError("scaffold= needs a GEM energy model; this is a discrete flow-matching checkpoint")
+    template = parse_template(cfg["scaffold"], loaded.spec)
+    fixed = FixedPart.with_capacity(template.x, template.e, template.attach, loaded.spec)
+    connect = cfg.get("scaffold_connect")
+    connect = template.num_fragments > 1 if connect is None else bool(connect)
+    log.info("scaffold %s: %d fixed atoms%s%s", template.smiles, template.num_atoms,
+             ", attachment points only" if template.has_attachment_points else "",
+             f", {template.num_fragments} fragments to link" if template.num_fragments > 1 else "")
+    return generate_inpainted(loaded.model, loaded.spec, fixed, loaded.stats, n=n, batch_size=batch_size,
+                              num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]), sampler=sampler,
+                              extra_terms=terms, connect=connect, device=cfg.get("device", "cpu"),
+                              progress=bool(cfg.get("progress", True)), on_batch=on_batch, start_batch=start_batch)
+
+
+def _caption(cfg: dict, ckpt, sampler) -> str:
+    name = "bundled QM9 model" if not cfg.get("ckpt") else Path(str(ckpt)).name
+    preset = Path(cfg["sampler_file"]).name if cfg.get("sampler_file") else "+".join(sampler.names)
+    return (f"{name}, sampler {preset}, seed {int(cfg['seed'])}. E = model energy E_theta(G) of the "
+            "sample (lower = more data-like; compare equal atom counts)")
+
+
+def save_grid(path: Path, smiles: list, energies: list, max_mols: int, caption: str | None = None) -> None:
     """PNG grid of the first valid samples (skipped with a warning where RDKit cannot draw)."""
     from graph_energy.chem.draw import save_grid_image
 
     try:
-        drawn = save_grid_image(result.smiles, path, max_mols=max_mols,
-                                legends=[f"E={float(e):.2f}" for e in result.energy])
+        drawn = save_grid_image(smiles, path, max_mols=max_mols, legends=[f"E={float(e):.2f}" for e in energies],
+                                caption=caption)
     except (ImportError, RuntimeError, OSError) as err:
         log.warning("no molecule picture: %s", err)
         return
@@ -215,7 +367,8 @@ def save_grid(path: Path, result, max_mols: int) -> None:
 _HEADLINE = ("validity", "uniqueness", "novelty", "vun", "fcd/test", "nspdk/test")
 
 
-def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path | None, n_jobs=None) -> dict:
+def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path | None, n_jobs=None,
+                     progress: bool = False) -> dict:
     """Evaluate under ``protocol`` against ``dataset`` (the checkpoint's); prints the table on stderr.
 
     ``mode``: ``full`` (every metric of the protocol) or ``basic`` (validity, uniqueness, novelty).
@@ -233,18 +386,22 @@ def evaluate_samples(smiles: list, dataset, protocol: str, mode: str, out: Path 
     proto = Protocol.from_name(protocol)
     if mode == "basic":
         proto = replace(proto, metrics=("basic",))
+    t0 = time.perf_counter()
+    log.info("evaluating %d samples (%s protocol: %s)", len(smiles), proto.name, ", ".join(proto.metrics))
     try:
-        evaluator = Evaluator.from_dataset(proto, dataset, n_jobs=n_jobs)
+        evaluator = Evaluator.from_dataset(proto, dataset, n_jobs=n_jobs, progress=progress)
         report = evaluator.evaluate(["" if s is None else s for s in smiles])
     except ImportError as err:
         if mode == "basic":
             log.warning("could not evaluate the samples (%s)", err)
             return {}
         log.warning("FCD/NSPDK unavailable (%s; pip install 'graph-energy[metrics]'): basic metrics only", err)
-        return evaluate_samples(smiles, dataset, protocol, "basic", out, n_jobs)
+        return evaluate_samples(smiles, dataset, protocol, "basic", out, n_jobs, progress)
     except (ValueError, FileNotFoundError, OSError) as err:
         log.warning("could not evaluate the samples against the dataset (%s); use gem-evaluate", err)
         return {}
+    log.info("evaluation done in %.1f s (%s)", time.perf_counter() - t0,
+             ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
     table = report.to_markdown()
     print(table, file=sys.stderr)
     if out is not None:

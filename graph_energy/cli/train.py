@@ -1,7 +1,16 @@
 """``gem-train``: compose the config, build the parts, run :class:`~graph_energy.training.Trainer`.
 
+    gem-train experiment=quickstart                                  # ~1 minute on 2 CPU cores
+    gem-train experiment=qm9 train.resume=<run>/checkpoints/last.pt  # continues in <run> (same metrics files)
+    gem-train experiment=qm9_finetune train.init_from=<phase-1 run>/checkpoints/last.pt
+
 ``train(cfg)`` is plain and testable (pass ``train.run_dir`` when calling it outside the command);
-``main()`` is the Hydra entry point. Works under ``torchrun`` (one process per device).
+``main()`` composes the config (:func:`prepare_config` checks it before any data is loaded or any
+directory is made), runs it and prints one JSON line; bad input is one ``gem-train: error:`` line and
+exit status 2. The run writes ``config.yaml``, ``metrics.csv``/``.jsonl``, ``train.log``,
+``checkpoints/`` and, at the end, ``loss.png``/``metrics.png`` (``gem-plot run=<run dir>`` redraws
+them). Works under ``torchrun`` (one process per device); Hydra's own flags (``--multirun``) still run
+through Hydra.
 
 What is trained is ``cfg.objective`` (the ``objective`` group: ``transport`` for phase 1,
 ``contrastive`` for phase 2), an :class:`~graph_energy.training.Objective` built by its
@@ -159,10 +168,14 @@ def train(cfg: Mapping) -> TrainResult:
         log.info("model: %s parameters; train %d / val %d graphs; global batch %d; %d steps/epoch",
                  f"{n_params:,}", len(data.train), len(data.val), trainer.batches.global_batch,
                  trainer.batches.steps_per_epoch)
+        if settings.resume:
+            # a checkpoint of another model size or vocabulary is refused here, before the run's
+            # config.yaml (perhaps the resumed run's own) is written
+            trainer.resume(_absolute(settings.resume))
         if dist_info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
-        result = trainer.fit(resume_from=_absolute(settings.resume))
+        result = trainer.fit()
         if dist_info.enabled:
             # every rank leaves its last collective before any rank destroys the group: a gloo peer torn
             # down mid-exchange aborts the other process ("terminate called without an active exception")
@@ -175,11 +188,16 @@ def train(cfg: Mapping) -> TrainResult:
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     logging.getLogger("graph_energy").setLevel(str(cfg.get("log_level", "INFO")))
+    from graph_energy.training import TrainingDivergedError
+
     try:
         result = train(cfg)
     except ValueError as err:  # bad input: one line, like the other console scripts
         print(f"gem-train: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except TrainingDivergedError as err:  # says which checkpoint to resume from
+        print(f"gem-train: error: {err}", file=sys.stderr)
+        sys.exit(1)
     log.info("%s at step %d in %.1f s (%.1f graphs/s); last checkpoint: %s", result.status, result.step,
              result.wall_time_s, result.graphs_per_s, result.last_checkpoint)
 
@@ -190,14 +208,143 @@ def _check_train_keys(argv: list[str]) -> None:
     TrainConfig.check_keys(keys)
 
 
-def main() -> None:
+_HYDRA_RUN_DIR = re.compile(r"^\+{0,2}hydra\.run\.dir=(.*)$")
+
+
+def _default_run_dir() -> Path:
+    """``$GEM_RUNS_DIR/train/<date>_<time>`` (``runs/`` by default), as Hydra named run directories."""
+    import os
+    import time
+
+    base = Path(os.environ.get("GEM_RUNS_DIR") or "runs") / "train"
+    path = base / time.strftime("%Y-%m-%d_%H-%M-%S")
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # torchrun ranks must agree on the name: no suffix there
+        k = 1
+        while path.exists():
+            path, k = base / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{k}", k + 1
+    return path
+
+
+def _resumed_run_dir(resume: Path) -> Path | None:
+    """The run directory a checkpoint belongs to (``<run>/checkpoints/<file>.pt``), else ``None``."""
+    return resume.parent.parent if resume.parent.name == "checkpoints" else None
+
+
+def _is_contrastive(objective) -> bool:
+    target = str((objective or {}).get("_target_", "")) if isinstance(objective, Mapping) else ""
+    return "contrastive" in target.rsplit(".", 1)[-1].lower()
+
+
+def prepare_config(argv: list[str]) -> dict:
+    """The composed, validated ``gem-train`` config of command-line ``argv``, with ``train.run_dir`` set.
+
+    Everything that can be checked without data is checked here, before any file is written: the
+    overrides and config groups, the ``train:`` settings, required values, that ``train.resume`` /
+    ``train.init_from`` exist, and that a contrastive (phase-2) objective has weights to start from.
+    The run directory is ``train.run_dir``, else ``hydra.run.dir=...`` (accepted as before), else the
+    run directory of the ``train.resume`` checkpoint (a resumed run continues its own metrics
+    files), else ``$GEM_RUNS_DIR/train/<date>_<time>``.
+    """
+    from graph_energy.cli._config import compose_config, take_allowed_targets
+
+    argv = take_allowed_targets(list(argv))  # allowed_targets=[...] is not part of the run's config
+    _check_train_keys(argv)
+    hydra_dir = None
+    rest = []
+    for arg in argv:
+        m = _HYDRA_RUN_DIR.match(arg)
+        if m:
+            hydra_dir = m.group(1)
+        elif arg.lstrip("+").startswith("hydra."):
+            log.info("ignoring %s (gem-train composes without Hydra's run machinery)", arg)
+        else:
+            rest.append(arg)
+    cfg = compose_config("train", rest, {"experiment": "experiments: quickstart, qm9, qm9_finetune, moses, zinc250k"})
+    settings = train_settings(cfg)
+    for key in ("resume", "init_from"):
+        value = getattr(settings, key)
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"train.{key}={value} does not exist; pass a checkpoint file "
+                             "(e.g. <run>/checkpoints/last.pt)")
+    if _is_contrastive(cfg.get("objective")) and not settings.init_from and not settings.resume:
+        raise ValueError("objective=contrastive (phase 2, e.g. experiment=qm9_finetune) fine-tunes trained weights: "
+                         "pass train.init_from=<phase-1 run>/checkpoints/last.pt")
+    run_dir = cfg["train"].get("run_dir") or hydra_dir
+    if not run_dir and settings.resume:
+        run_dir = _resumed_run_dir(Path(settings.resume).expanduser().absolute())
+    cfg["train"]["run_dir"] = str(Path(str(run_dir or _default_run_dir())).expanduser().absolute())
+    return cfg
+
+
+class _RunLog(logging.FileHandler):
+    """``<run_dir>/train.log``: records are kept in memory until the run directory exists."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", delay=True)
+        self._pending: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not Path(self.baseFilename).parent.is_dir():
+            self._pending.append(record)
+            return
+        for old in self._pending:
+            super().emit(old)
+        self._pending = []
+        super().emit(record)
+
+
+def _train_body(cfg: dict) -> str:
+    import json
+
+    from graph_energy.cli._config import json_safe
+
+    handler = _RunLog(Path(cfg["train"]["run_dir"]) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
     try:
-        _check_train_keys(sys.argv[1:])
-    except ValueError as err:
+        result = train(cfg)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    log.info("%s at step %d in %.1f s (%.1f graphs/s); last checkpoint: %s", result.status, result.step,
+             result.wall_time_s, result.graphs_per_s, result.last_checkpoint)
+    return json.dumps(json_safe({"status": result.status, "step": result.step, "run_dir": str(result.run_dir),
+                                 "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+                                 "wall_time_s": round(result.wall_time_s, 2),
+                                 "graphs_per_s": round(result.graphs_per_s, 2)}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``gem-train key=value ...``: one JSON line on stdout; bad input is one ``gem-train: error:`` line and
+    exit status 2 (checked before any data is loaded or any directory is made); a diverged run exits 1
+    naming the checkpoint to resume. Hydra's own flags (``--multirun``, ``--cfg``, ...) run through Hydra."""
+    from graph_energy.cli._config import run_cli
+    from graph_energy.training import TrainingDivergedError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a.startswith("-") and a not in ("-h", "--help") for a in args):
+        sys.argv[1:] = args
+        try:
+            sys.argv[1:] = _take_targets(sys.argv[1:])
+        except ValueError as err:
+            print(f"gem-train: error: {err}", file=sys.stderr)
+            return 2
+        _hydra_main()
+        return 0
+    try:
+        return run_cli("gem-train", __doc__, args, prepare_config, _train_body)
+    except TrainingDivergedError as err:  # says which checkpoint to resume from
         print(f"gem-train: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _hydra_main()
+        return 1
+
+
+def _take_targets(argv: list[str]) -> list[str]:
+    from graph_energy.cli._config import take_allowed_targets
+
+    argv = take_allowed_targets(argv)
+    _check_train_keys(argv)
+    return argv
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,6 +12,7 @@ dataset (``conf/dataset/*.yaml``)::
     kekulize: true
     max_nodes: null
     spec: null
+    policy: null        # vocabulary and size rules (null: the source's default; see graph_energy.data.policy)
     workers: 2
     force_reload: false
 
@@ -37,7 +38,8 @@ from pathlib import Path
 from graph_energy.config import instantiate, locate
 from graph_energy.data.build import build_splits
 from graph_energy.data.cache import exclusive, file_identity, read_meta, settings_hash, write_cache
-from graph_energy.data.sources.base import DatasetSource, plain
+from graph_energy.data.policy import MoleculePolicy
+from graph_energy.data.sources.base import DatasetSource, check_data_file, plain
 from graph_energy.data.sources.registry import SOURCES, source_class
 from graph_energy.data.spec import MolecularSpec
 from graph_energy.data.stats import DatasetStats
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 #: Bump when the processed format or the processing semantics change (invalidates every cache).
 FORMAT_VERSION = 1
 #: The processing options of a dataset config (everything else belongs to the source).
-DATASET_OPTIONS = ("root", "kekulize", "max_nodes", "spec", "workers", "chunk_size", "force_reload", "encoder")
+DATASET_OPTIONS = ("root", "kekulize", "max_nodes", "spec", "policy", "workers", "chunk_size", "force_reload",
+                   "encoder", "labels", "labels_half")
 #: The chunk encoder (see :mod:`graph_energy.data.encoded`), named so that ``data`` never imports ``chem``.
 DEFAULT_ENCODER = "graph_energy.chem.encode.encode_chunk"
 
@@ -113,9 +116,12 @@ class MolecularData:
         r = self.report
         return {"dataset": r["dataset"], "protocol": r.get("protocol"), "rows_read": r["rows_read"],
                 "split_sizes": {k: len(v) for k, v in self.splits.items()}, "dropped": r["dropped"],
-                "dropped_total": r["dropped_total"], "round_trip_rate": r["round_trip_rate"],
+                "dropped_total": r["dropped_total"], "dropped_elements": r.get("dropped_elements", {}),
+                "modified_total": r.get("modified_total", {}), "round_trip_rate": r["round_trip_rate"],
                 "vocabulary": r["vocabulary"], "kekulize": r["kekulize"], "max_nodes": self.spec.max_nodes,
-                "seconds": round(self.seconds, 3), "cache_hit": self.cache_hit, "cache_dir": str(self.cache_dir)}
+                "max_nodes_rule": r.get("max_nodes_rule"), "policy": r.get("policy"),
+                "warnings": r.get("warnings", []), "seconds": round(self.seconds, 3), "cache_hit": self.cache_hit,
+                "cache_dir": str(self.cache_dir)}
 
 
 
@@ -131,11 +137,17 @@ class DatasetConfig:
         kekulize: store aromatic rings as alternating single/double bonds.
         max_nodes: size limit (``None``: the largest training molecule); larger molecules are dropped.
         spec: a fixed vocabulary, bonds, size limit and kekulization (overrides ``kekulize``/``max_nodes``).
+        policy: allowed elements, salts/fragments, isotopes, explicit hydrogens and a size quantile
+            (:class:`~graph_energy.data.policy.MoleculePolicy`; ``None``: the source's
+            :meth:`~graph_energy.data.sources.DatasetSource.default_policy`).
         workers: processes used to encode large inputs (0 or 1: in this process).
         chunk_size: SMILES per encoding task.
         force_reload: rebuild even if a matching cache exists.
         encoder: dotted name of the chunk encoder (:data:`DEFAULT_ENCODER`; another one is part of
             the cache key).
+        labels: per-molecule labels to attach (e.g. ``["mu"]`` for QM9; see
+            :mod:`graph_energy.data.labels`); read at load time, not part of the cache key.
+        labels_half: keep only one fixed half (0 or 1, by source row id) of the training split.
     """
 
     source: DatasetSource
@@ -143,10 +155,13 @@ class DatasetConfig:
     kekulize: bool = True
     max_nodes: int | None = None
     spec: MolecularSpec | None = None
+    policy: MoleculePolicy | None = None
     workers: int = 2
     chunk_size: int = 2000
     force_reload: bool = False
     encoder: str = DEFAULT_ENCODER
+    labels: tuple[str, ...] | None = None
+    labels_half: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, DatasetSource):
@@ -160,6 +175,11 @@ class DatasetConfig:
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
                 raise ValueError(f"dataset option {key} must be an integer >= {lo}, got {v!r}")
+        if self.labels is not None:
+            labels = [self.labels] if isinstance(self.labels, str) else list(self.labels)
+            object.__setattr__(self, "labels", tuple(str(x) for x in labels) or None)
+        if self.labels_half is not None and self.labels_half not in (0, 1):
+            raise ValueError(f"dataset option labels_half must be 0, 1 or null, got {self.labels_half!r}")
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -215,6 +235,11 @@ class DatasetConfig:
 
     # ------------------------------------------------------------------ facts
     @property
+    def effective_policy(self) -> MoleculePolicy:
+        """The policy this load applies (the source's default when none is given)."""
+        return self.policy if self.policy is not None else self.source.default_policy()
+
+    @property
     def data_root(self) -> Path:
         return Path(self.root).expanduser() if self.root else default_data_root()
 
@@ -222,9 +247,7 @@ class DatasetConfig:
         """The source's raw files (downloaded if needed), checked to exist."""
         files = [Path(f) for f in self.source.files(self.data_root)]
         for f in files:
-            if not f.is_file():
-                raise ValueError(f"data file {f} does not exist; check dataset.source.path (or reinstall the "
-                                 "data package)")
+            check_data_file(f, "dataset.source.path")
         return files
 
     def settings(self, files: list[Path]) -> dict:
@@ -237,6 +260,8 @@ class DatasetConfig:
         }
         if self.encoder != DEFAULT_ENCODER:
             out["encoder"] = self.encoder
+        if self.effective_policy != MoleculePolicy():  # the historical rules keep their cache keys
+            out["policy"] = self.effective_policy.to_dict()
         return out
 
     # ------------------------------------------------------------------ loading
@@ -258,6 +283,14 @@ class DatasetConfig:
         spec = MolecularSpec.from_dict(meta["spec"])
         splits = {s: MolecularGraphDataset(cache_dir, s, spec.num_atom_types, spec.num_bond_types)
                   for s in meta["report"]["split_sizes"]}
+        if self.labels:
+            from graph_energy.data.labels import attach_labels
+
+            splits = attach_labels(splits, self.source.read_labels(files, list(self.labels)), self.labels,
+                                   self.labels_half, self.source.name)
+        elif self.labels_half is not None:
+            raise ValueError("dataset option labels_half selects the labelled half of the training split; "
+                             "it needs labels=[...]")
         data = MolecularData(spec, splits, DatasetStats.from_dict(meta["stats"]), meta["report"], cache_dir,
                              hit, time.perf_counter() - t0, settings)
         log.info("dataset %s: %s (%.1f s, cache %s)", self.source.name, data.report["split_sizes"], data.seconds,
@@ -269,7 +302,7 @@ class DatasetConfig:
         raw = self.source.read(files)
         result = build_splits(raw, self.source.name, encode=locate(self.encoder, trusted=True),
                               kekulize=self.kekulize, max_nodes=self.max_nodes, spec=self.spec,
-                              workers=self.workers, chunk_size=self.chunk_size)
+                              workers=self.workers, chunk_size=self.chunk_size, policy=self.effective_policy)
         return write_cache(cache_dir, settings, result)
 
     def split_smiles(self, split: str) -> list[str]:
@@ -289,13 +322,16 @@ def _options(values: dict, trusted: bool) -> dict:
     if unknown:
         raise ValueError(f"unknown dataset option(s) {sorted(unknown)}; dataset options are {list(DATASET_OPTIONS)}")
     defaults = {f.name: f.default for f in dataclasses.fields(DatasetConfig) if f.name != "source"}
-    out = {k: (defaults[k] if v is None and k not in ("root", "max_nodes", "spec") else v) for k, v in values.items()}
+    out = {k: (defaults[k] if v is None and k not in ("root", "max_nodes", "spec", "policy") else v)
+           for k, v in values.items()}
     if "kekulize" in out:
         out["kekulize"] = bool(out["kekulize"])
     if "force_reload" in out:
         out["force_reload"] = bool(out["force_reload"])
     if out.get("spec") is not None:
         out["spec"] = _resolve_spec(out["spec"])
+    if out.get("policy") is not None:
+        out["policy"] = MoleculePolicy.parse(plain(out["policy"]))
     if out.get("encoder", DEFAULT_ENCODER) != DEFAULT_ENCODER:
         locate(out["encoder"], trusted=trusted)  # refuse an untrusted encoder now, not at build time
     return out

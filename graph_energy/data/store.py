@@ -123,9 +123,15 @@ class MolecularGraphDataset(InMemoryDataset):
     """One split of a molecular dataset as a PyG ``InMemoryDataset``.
 
     Items are ``Data(x=long (n,) atom class ids, edge_index=long (2, m) both directions,
-    edge_attr=long (m,) bond class ids >= 1, smiles=str)``. The processed file is
+    edge_attr=long (m,) bond class ids >= 1, smiles=str)``, plus ``y (1, K)`` float64 when labels are
+    attached (:func:`graph_energy.data.labels.attach_labels`; then :meth:`dense` gives a
+    :class:`~graph_energy.data.labels.LabelledGraph`). The processed file is
     ``<root>/processed/<split>.pt``; ``builder(root)`` writes all splits when it is missing.
     """
+
+    #: ``(G, K)`` float64 labels of the whole store (NaN = unknown), or ``None``; ``label_names``: the K names.
+    labels: Tensor | None = None
+    label_names: tuple[str, ...] = ()
 
     def __init__(self, root: str | Path, split: str, num_atom_types: int, num_bond_types: int,
                  builder: Callable[[str], None] | None = None, transform=None):
@@ -154,7 +160,10 @@ class MolecularGraphDataset(InMemoryDataset):
         return len(self.store)
 
     def get(self, idx: int) -> Data:
-        return self.store.get(idx)
+        data = self.store.get(idx)
+        if self.labels is not None:
+            data.y = self.labels[idx][None]
+        return data
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -169,4 +178,9 @@ class MolecularGraphDataset(InMemoryDataset):
         pos = torch.as_tensor(idx, dtype=torch.long).view(-1)
         base = pos if self._indices is None else torch.as_tensor(list(self.indices()), dtype=torch.long)[pos]
         lab = self.store.labels(base, max_nodes)
-        return lab.to_onehot(self.num_atom_types, self.num_bond_types, dtype)
+        graph = lab.to_onehot(self.num_atom_types, self.num_bond_types, dtype)
+        if self.labels is None:
+            return graph
+        from graph_energy.data.labels import LabelledGraph
+
+        return LabelledGraph(graph.x, graph.e, graph.node_mask, self.labels[base])

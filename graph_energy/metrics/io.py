@@ -21,7 +21,8 @@ def _read_csv_column(path: Path, column: str | None) -> list[str]:
 
     sep = "\t" if ".tsv" in path.name else ","
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        # bytes that are not UTF-8 make that row an invalid sample (as in plain files), not a rejected file
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding_errors="replace")
     except pd.errors.EmptyDataError:
         raise ValueError(f"samples file {path} is empty; it must contain SMILES") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as err:

@@ -11,8 +11,11 @@ from graph_energy.samplers.build import (
     legacy_sampler_config,
     sampler_config,
 )
+from graph_energy.samplers.constraints import ConnectedTerm, num_components
 from graph_energy.samplers.driver import driver_step, sample, start_chains
+from graph_energy.samplers.frozen import FixedPart, FrozenMask, fixed_start
 from graph_energy.samplers.generate import generate, resolve_num_nodes
+from graph_energy.samplers.inpaint import generate_inpainted, inpaint_sizes
 from graph_energy.samplers.kernels import Candidate, ChainView, Kernel, KernelStep, Proposal, evaluate_changed
 from graph_energy.samplers.mixing import (
     DiscreteLangevinMH,
@@ -34,6 +37,7 @@ from graph_energy.samplers.schedules import (
 from graph_energy.samplers.state import ChainState, SampleResult
 from graph_energy.samplers.switch import Calibration, EnergySwitch, Switch, SwitchReason, calibrate_thresholds
 from graph_energy.samplers.target import EnergyTerm, FunctionTerm, ModelTerm, TargetEnergy, TargetEval
+from graph_energy.samplers.thresholds import PerSizeQuantile, PooledQuantile, ThresholdEstimator
 from graph_energy.samplers.transport import GreedyTransport, greedy_transport_step
 
 __all__ = [
@@ -44,5 +48,7 @@ __all__ = [
     "GreedyTransport", "greedy_transport_step", "Deltas", "coordinate_deltas",
     "Schedule", "ConstantSchedule", "LinearSchedule", "GeometricSchedule", "as_schedule",
     "ChainState", "SampleResult", "Calibration", "Switch", "EnergySwitch", "SwitchReason", "calibrate_thresholds",
+    "ThresholdEstimator", "PooledQuantile", "PerSizeQuantile",
     "EnergyTerm", "FunctionTerm", "ModelTerm", "TargetEnergy", "TargetEval",
+    "FrozenMask", "FixedPart", "fixed_start", "generate_inpainted", "inpaint_sizes", "ConnectedTerm", "num_components",
 ]

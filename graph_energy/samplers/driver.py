@@ -6,6 +6,9 @@ it. The evaluation at an accepted state is reused by the next step.
 
 Every phase's kernel proposes and accepts at every step, in phase order, even when none of its
 chains is active, so a run consumes the same random numbers whatever the chains' phases are.
+
+With a :class:`~graph_energy.samplers.frozen.FrozenMask` (``sample(..., frozen=...)``) every phase's
+kernel must declare ``supports_frozen``, and a candidate that changes a frozen coordinate raises.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from torch import Tensor
 
 from graph_energy.data.dense import DenseGraph
+from graph_energy.samplers.frozen import FrozenMask
 from graph_energy.samplers.kernels import evaluate_changed, select_labels
 from graph_energy.samplers.moves import graph_of
 from graph_energy.samplers.phases import Sampler
@@ -43,10 +47,24 @@ def _settle(state: ChainState, sampler: Sampler, start: int = 0) -> None:
         state.leave(state.steps[:, p] >= phase.max_steps, p, SwitchReason.CAP)
 
 
+def _check_frozen(frozen: FrozenMask, graph: DenseGraph, sampler: Sampler) -> None:
+    B, N = graph.node_mask.shape
+    if tuple(frozen.node.shape) != (B, N):
+        raise ValueError(f"frozen mask is {tuple(frozen.node.shape)} but the chains are {(B, N)}; build it for the "
+                         "initial graphs (graph_energy.samplers.fixed_start)")
+    bad = [f"{p.name} ({type(p.kernel).__name__})" for p in sampler.phases if not p.kernel.supports_frozen]
+    if bad:
+        raise ValueError(f"phases {bad} use kernels that do not respect frozen coordinates; use GreedyTransport / "
+                         "DiscreteLangevinMH or set supports_frozen = True on a kernel that does")
+
+
 def start_chains(graph: DenseGraph, target: TargetEnergy, sampler: Sampler,
-                 calibration: Calibration | None = None) -> ChainState:
+                 calibration: Calibration | None = None, frozen: FrozenMask | None = None) -> ChainState:
     """Evaluate the initial graphs, set up every phase's kernel and switch state, apply the switches."""
-    state = ChainState.start(graph, target.evaluate(graph), sampler.names)
+    if frozen is not None:
+        _check_frozen(frozen, graph, sampler)
+        frozen = frozen.to(graph.x.device)
+    state = ChainState.start(graph, target.evaluate(graph), sampler.names, frozen)
     labels = graph.to_labels()
     for p, phase in enumerate(sampler.phases):
         view = state.view(p, labels)
@@ -66,6 +84,9 @@ def driver_step(state: ChainState, target: TargetEnergy, sampler: Sampler,
     for p, phase in enumerate(phases):
         active = state.phase == p
         cand = phase.kernel.propose(state.view(p, labels), active, generator=generator)
+        if state.frozen is not None and (state.frozen.changed(labels, cand.labels) & active).any():
+            raise RuntimeError(f"kernel {type(phase.kernel).__name__} of phase {phase.name!r} changed a frozen "
+                               "coordinate although it declares supports_frozen")
         if phase.switch is not None and phase.switch.on_arrival:
             arrived = active & cand.arrived
             if arrived.any():  # the next phase's kernel proposes for these chains in this same step
@@ -75,11 +96,13 @@ def driver_step(state: ChainState, target: TargetEnergy, sampler: Sampler,
         cands.append(cand)
         actives.append(active)
 
-    merged, changed = labels, torch.zeros_like(actives[0])
+    merged, changed, time = labels, torch.zeros_like(actives[0]), None
     for cand, active in zip(cands, actives):
         merged = select_labels(active, cand.labels, merged)
         changed = changed | (active & cand.changed)
-    idx, new_ev = evaluate_changed(target, state.graph, merged, changed)
+        if "time" in cand.info:  # a time-dependent target (flow model): evaluate at the candidates' times
+            time = torch.where(active, cand.info["time"], cand.info["time"] if time is None else time)
+    idx, new_ev = evaluate_changed(target, state.graph, merged, changed, time)
     cand_eval = state.eval
     if new_ev is not None:
         state.evaluations[idx] += 1
@@ -116,7 +139,7 @@ def sample(model, spec=None, num_nodes: Tensor | None = None, sampler: Sampler |
            generator: torch.Generator | None = None, extra_terms: Sequence[EnergyTerm] = (),
            callbacks: Sequence[Callback] = (), progress: bool = False, noise=None,
            initial: DenseGraph | None = None, dtype: torch.dtype = torch.float32, decode: bool = True,
-           calibration: Calibration | dict | None = None) -> SampleResult:
+           calibration: Calibration | dict | None = None, frozen: FrozenMask | None = None) -> SampleResult:
     """Run the sampler's phases on a batch of chains until every chain is done.
 
     Args:
@@ -135,6 +158,8 @@ def sample(model, spec=None, num_nodes: Tensor | None = None, sampler: Sampler |
         decode: decode SMILES when ``spec`` is given.
         calibration: per-size switch thresholds for this call (a :class:`Calibration` or its dict);
             overrides the ones the switches were built with.
+        frozen: coordinates of ``initial`` that no kernel may change (scaffolds, inpainting; see
+            :func:`~graph_energy.samplers.frozen.fixed_start`); needs ``initial``.
 
     Returns:
         :class:`SampleResult` with the final graphs and per-chain bookkeeping.
@@ -147,6 +172,9 @@ def sample(model, spec=None, num_nodes: Tensor | None = None, sampler: Sampler |
     if isinstance(calibration, dict):
         calibration = Calibration.from_dict(calibration)
     target = _as_target(model, extra_terms)
+    if frozen is not None and initial is None:
+        raise ValueError("frozen coordinates need the initial graphs they belong to; pass initial=... "
+                         "(graph_energy.samplers.fixed_start builds both)")
     if initial is None:
         if num_nodes is None:
             raise ValueError("pass num_nodes (a (B,) tensor of node counts) or initial graphs")
@@ -158,7 +186,7 @@ def sample(model, spec=None, num_nodes: Tensor | None = None, sampler: Sampler |
             noise = UniformNoise(spec.num_atom_types, spec.num_bond_types)
         initial = noise.sample(num_nodes, generator=generator)
     graph = DenseGraph(initial.x.to(dtype), initial.e.to(dtype), initial.node_mask)
-    state = start_chains(graph, target, sampler, calibration)
+    state = start_chains(graph, target, sampler, calibration, frozen)
     for cb in callbacks:
         cb(state)
     bar = None

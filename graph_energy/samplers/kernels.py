@@ -14,6 +14,12 @@ Kernels are pure: per-chain state they carry between steps (e.g. an adaptive edi
 as :attr:`ChainView.data` and goes out as :attr:`KernelStep.state`; randomness only comes from the
 ``generator`` argument. :meth:`Kernel.step` chains the two stages around ``target.evaluate`` for
 direct use outside the driver.
+
+Frozen coordinates (scaffolds, inpainting) come in as :attr:`ChainView.frozen`. A kernel that
+respects them sets ``supports_frozen = True``: it never changes a frozen coordinate and, if it has an
+acceptance test, computes it on the free coordinates only (the library kernels read their moves from
+:func:`~graph_energy.samplers.moves.coordinate_deltas`, which leaves frozen coordinates out). The
+driver refuses frozen chains for other kernels and checks every candidate.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from torch import Tensor
 
 from graph_energy.config import Configurable
 from graph_energy.data.dense import DenseGraph, GraphLabels
+from graph_energy.samplers.frozen import FrozenMask
 from graph_energy.samplers.moves import graph_of
 from graph_energy.samplers.target import TargetEval
 
@@ -61,6 +68,7 @@ class ChainView:
         eval: target energy and gradient at ``graph``.
         steps: ``(B,)`` long, steps each chain has taken in this kernel's phase.
         data: the kernel's own per-chain state (``name -> (B, ...)`` tensors from :meth:`Kernel.init_state`).
+        frozen: coordinates the kernel must not change (``None``: all are free).
     """
 
     graph: DenseGraph
@@ -68,12 +76,13 @@ class ChainView:
     eval: TargetEval
     steps: Tensor
     data: dict[str, Tensor] = field(default_factory=dict)
+    frozen: FrozenMask | None = None
 
     @classmethod
-    def start(cls, graph: DenseGraph, ev: TargetEval) -> ChainView:
+    def start(cls, graph: DenseGraph, ev: TargetEval, frozen: FrozenMask | None = None) -> ChainView:
         """A view of fresh chains (no steps taken, no kernel state yet)."""
         steps = torch.zeros(graph.batch_size, dtype=torch.long, device=graph.x.device)
-        return cls(graph, graph.to_labels(), ev, steps)
+        return cls(graph, graph.to_labels(), ev, steps, frozen=frozen)
 
     def advance(self, step: KernelStep, active: Tensor | None = None) -> ChainView:
         """The view after ``step`` (from :meth:`Kernel.step`, which records the evaluation at the candidate)."""
@@ -84,7 +93,8 @@ class ChainView:
         idx = take.nonzero().view(-1)
         ev = self.eval.put(idx, step.eval.index(idx)) if idx.numel() else self.eval
         active = torch.ones_like(take) if active is None else active
-        return ChainView(graph_of(labels, self.graph), labels, ev, self.steps + active.long(), dict(step.state))
+        return ChainView(graph_of(labels, self.graph), labels, ev, self.steps + active.long(), dict(step.state),
+                         self.frozen)
 
 
 @dataclass
@@ -128,16 +138,19 @@ class KernelStep:
     eval: TargetEval | None = None
 
 
-def evaluate_changed(target, like: DenseGraph, labels: GraphLabels, changed: Tensor
+def evaluate_changed(target, like: DenseGraph, labels: GraphLabels, changed: Tensor, time: Tensor | None = None
                      ) -> tuple[Tensor, TargetEval | None]:
     """One batched evaluation of the ``changed (B,)`` chains of ``labels``.
 
+    ``time (B,)``: the candidates' times for a time-dependent target (a flow model), passed on as
+    ``target.evaluate(graph, time=...)``; kernels give it as ``Candidate.info["time"]``.
     Returns the chain indices ``idx (K,)`` and the evaluation of those ``K`` graphs (``None`` if ``K = 0``).
     """
     idx = changed.nonzero().view(-1)
     if not idx.numel():
         return idx, None
-    return idx, target.evaluate(graph_of(index_labels(labels, idx), like))
+    graph = graph_of(index_labels(labels, idx), like)
+    return idx, target.evaluate(graph) if time is None else target.evaluate(graph, time=time[idx])
 
 
 class Kernel(ConfigRepr, Configurable):
@@ -145,7 +158,11 @@ class Kernel(ConfigRepr, Configurable):
 
     Subclasses implement :meth:`propose` and :meth:`accept`, and :meth:`init_state` if they carry
     per-chain state. A new kernel is a subclass plus a YAML entry naming it by ``_target_``.
+
+    ``supports_frozen``: the kernel respects :attr:`ChainView.frozen` (see the module docstring).
     """
+
+    supports_frozen: bool = False
 
     def init_state(self, state: ChainView) -> dict[str, Tensor]:
         """Per-chain state at the start of a run (``name -> (B, ...)`` tensors); none by default."""
@@ -167,7 +184,7 @@ class Kernel(ConfigRepr, Configurable):
         if active is None:
             active = torch.ones(state.graph.batch_size, dtype=torch.bool, device=state.graph.x.device)
         cand = self.propose(state, active, generator=generator)
-        idx, sub = evaluate_changed(target, state.graph, cand.labels, cand.changed & active)
+        idx, sub = evaluate_changed(target, state.graph, cand.labels, cand.changed & active, cand.info.get("time"))
         cand_eval = state.eval.put(idx, sub) if sub is not None else state.eval
         return replace(self.accept(state, cand, cand_eval, active, generator=generator), eval=cand_eval)
 
@@ -176,14 +193,16 @@ class Proposal(ConfigRepr, Configurable):
     """A proposal distribution ``q(x'|x)`` over label batches, for Metropolis–Hastings kernels.
 
     ``ev`` is the evaluation at ``labels`` (gradient-informed proposals read ``ev.grad_x``/``ev.grad_e``).
+    ``frozen`` coordinates must keep their class in every draw and be left out of both probabilities.
     """
 
     def propose(self, labels: GraphLabels, ev: TargetEval, generator: torch.Generator | None,
-                active: Tensor | None = None):
+                active: Tensor | None = None, frozen: FrozenMask | None = None):
         """Draw ``x' ~ q(·|x)`` for the active chains; returns an object with ``labels``,
         ``log_q_forward (B,)`` and ``noop (B,)`` (``x' = x``; true for inactive chains)."""
         raise NotImplementedError
 
-    def log_prob(self, labels: GraphLabels, ev: TargetEval, target: GraphLabels) -> Tensor:
-        """``log q(target | labels)`` ``(B,)``."""
+    def log_prob(self, labels: GraphLabels, ev: TargetEval, target: GraphLabels,
+                 frozen: FrozenMask | None = None) -> Tensor:
+        """``log q(target | labels)`` ``(B,)`` over the free coordinates."""
         raise NotImplementedError

@@ -9,6 +9,11 @@ new class from ``softmax(ℓ_d)`` with ``ℓ_d(a) = 0`` for its current class ``
 with the reverse proposal built from the gradient at ``x'``, which makes the chain exact for
 ``π ∝ exp(−β_mh·E)``. A proposal with ``x' = x`` has ratio exactly 1 (same energy, the same proposal
 term on both sides), so it is accepted without an energy evaluation and counted as a no-op.
+
+Frozen coordinates (:class:`~graph_energy.samplers.frozen.FrozenMask`, from ``ChainView.frozen``) are no
+coordinates of the proposal: they keep their class and enter neither ``log q(x'|x)`` nor
+``log q(x|x')``, so the chain is exact for ``π`` conditioned on them; classes the mask disallows
+for a pair have proposal probability zero (exact for ``π`` restricted to the allowed states).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from torch import Tensor
 
 from graph_energy.data.dense import GraphLabels
 from graph_energy.models.energy_eval import EnergyEval
+from graph_energy.samplers.frozen import FrozenMask
 from graph_energy.samplers.kernels import Candidate, ChainView, Kernel, KernelStep, Proposal, index_labels
-from graph_energy.samplers.moves import coordinate_deltas, mirror_upper, upper_pair_mask
+from graph_energy.samplers.moves import coordinate_deltas, mirror_upper
 from graph_energy.samplers.schedules import Schedule, as_schedule
 from graph_energy.samplers.target import TargetEval
 
@@ -36,7 +42,8 @@ class ProposalLogits:
     Attributes:
         node: ``(B, N, dx)`` log-softmax over node classes.
         edge: ``(B, N, N, de)`` log-softmax over edge classes (used on ``i<j`` only).
-        node_mask: ``(B, N)``; edge_mask: ``(B, N, N)`` real pairs ``i<j``.
+        node_mask: ``(B, N)`` node coordinates; edge_mask: ``(B, N, N)`` edge coordinates (real pairs
+            ``i<j``); frozen coordinates are in neither.
     """
 
     node: Tensor
@@ -56,19 +63,21 @@ class MHProposal:
 
 
 def proposal_logits(labels: GraphLabels, grad_x: Tensor, grad_e: Tensor, beta_prop: float,
-                    lambda_x: float, lambda_e: float) -> ProposalLogits:
+                    lambda_x: float, lambda_e: float, frozen: FrozenMask | None = None) -> ProposalLogits:
     """Log-probabilities of ``q(·|x)`` per coordinate from the gradient at ``x`` (shapes as in
-    :class:`ProposalLogits`)."""
-    d = coordinate_deltas(labels, grad_x, grad_e)
+    :class:`ProposalLogits`); ``frozen`` coordinates are left out of the coordinate masks."""
+    d = coordinate_deltas(labels, grad_x, grad_e, frozen)
     ln = -beta_prop * d.node - lambda_x
     le = -beta_prop * d.edge - lambda_e
+    if frozen is not None and frozen.edge_classes is not None:  # Δ = +inf: probability 0 (also when β_prop = 0)
+        le = le.masked_fill(~frozen.edge_classes, float("-inf"))
     ln = ln.scatter(-1, labels.x[..., None], 0.0)
     le = le.scatter(-1, labels.e[..., None], 0.0)
     return ProposalLogits(ln.log_softmax(-1), le.log_softmax(-1), d.node_mask, d.edge_mask)
 
 
 def proposal_log_prob(logits: ProposalLogits, target: GraphLabels) -> Tensor:
-    """``log q(target|x)`` ``(B,)``: sum over real nodes and real pairs ``i<j``."""
+    """``log q(target|x)`` ``(B,)``: sum over the coordinates (real, free nodes and pairs ``i<j``)."""
     lx = logits.node.gather(-1, target.x[..., None]).squeeze(-1)
     le = logits.edge.gather(-1, target.e[..., None]).squeeze(-1)
     zero = torch.zeros((), dtype=lx.dtype, device=lx.device)
@@ -86,10 +95,11 @@ def propose(labels: GraphLabels, logits: ProposalLogits, generator: torch.Genera
             active: Tensor | None = None) -> MHProposal:
     """Draw ``x' ~ q(·|x)`` for every chain (inactive chains propose ``x' = x``).
 
-    Padding nodes, pairs touching padding and the diagonal always keep class 0.
+    Only the coordinates of ``logits`` move: padding nodes, pairs touching padding and the diagonal
+    always keep class 0, frozen coordinates keep theirs. The noise is drawn for every entry, so the
+    random stream does not depend on the masks.
     """
-    node_mask = labels.node_mask
-    edge_mask = upper_pair_mask(node_mask)
+    node_mask, edge_mask = logits.node_mask, logits.edge_mask
     if active is not None:
         node_mask = node_mask & active[:, None]
         edge_mask = edge_mask & active[:, None, None]
@@ -134,15 +144,16 @@ class LangevinProposal(Proposal):
             raise ValueError(f"beta_prop must be >= 0, got {beta_prop}")
         self.beta_prop, self.lambda_x, self.lambda_e = float(beta_prop), float(lambda_x), float(lambda_e)
 
-    def logits(self, labels: GraphLabels, ev: EnergyEval) -> ProposalLogits:
-        return proposal_logits(labels, ev.grad_x, ev.grad_e, self.beta_prop, self.lambda_x, self.lambda_e)
+    def logits(self, labels: GraphLabels, ev: EnergyEval, frozen: FrozenMask | None = None) -> ProposalLogits:
+        return proposal_logits(labels, ev.grad_x, ev.grad_e, self.beta_prop, self.lambda_x, self.lambda_e, frozen)
 
     def propose(self, labels: GraphLabels, ev: EnergyEval, generator: torch.Generator | None,
-                active: Tensor | None = None) -> MHProposal:
-        return propose(labels, self.logits(labels, ev), generator, active)
+                active: Tensor | None = None, frozen: FrozenMask | None = None) -> MHProposal:
+        return propose(labels, self.logits(labels, ev, frozen), generator, active)
 
-    def log_prob(self, labels: GraphLabels, ev: EnergyEval, target: GraphLabels) -> Tensor:
-        return proposal_log_prob(self.logits(labels, ev), target)
+    def log_prob(self, labels: GraphLabels, ev: EnergyEval, target: GraphLabels,
+                 frozen: FrozenMask | None = None) -> Tensor:
+        return proposal_log_prob(self.logits(labels, ev, frozen), target)
 
 
 class DiscreteLangevinMH(Kernel):
@@ -158,6 +169,8 @@ class DiscreteLangevinMH(Kernel):
     ``accepted`` (no-ops included), ``noops`` and ``proposals`` (MH steps).
     """
 
+    supports_frozen = True  # the proposal is over the free coordinates (see the module docstring)
+
     def __init__(self, proposal: Proposal | None = None, beta_mh: Schedule | float | list = 1.0) -> None:
         self.proposal = proposal if proposal is not None else LangevinProposal()
         if not isinstance(self.proposal, Proposal):
@@ -168,7 +181,7 @@ class DiscreteLangevinMH(Kernel):
     def propose(self, state: ChainView, active: Tensor, *, generator: torch.Generator | None) -> Candidate:
         """``x' ~ q(·|x)``; the noise is drawn for the whole batch (inactive chains masked), so a chain's
         draws do not depend on which other chains are active."""
-        prop = self.proposal.propose(state.labels, state.eval, generator, active)
+        prop = self.proposal.propose(state.labels, state.eval, generator, active, frozen=state.frozen)
         changed = active & ~prop.noop
         arrived = torch.zeros_like(active)
         return Candidate(prop.labels, changed, arrived, {"log_q_forward": prop.log_q_forward, "noop": prop.noop})
@@ -182,7 +195,9 @@ class DiscreteLangevinMH(Kernel):
         j = (candidate.changed & active).nonzero().view(-1)
         if j.numel():
             cand = index_labels(candidate.labels, j)
-            log_q_rev[j] = self.proposal.log_prob(cand, cand_eval.index(j), index_labels(state.labels, j)).double()
+            frozen = state.frozen.index(j) if state.frozen is not None else None
+            log_q_rev[j] = self.proposal.log_prob(cand, cand_eval.index(j), index_labels(state.labels, j),
+                                                  frozen=frozen).double()
             delta[j] = cand_eval.energy[j].double() - state.eval.energy[j].double()
         noop = candidate.info["noop"]
         accepted, log_alpha = mh_accept(delta, candidate.info["log_q_forward"], log_q_rev, self.beta_mh(state.steps),

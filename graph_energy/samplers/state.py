@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
+from graph_energy.samplers.frozen import FrozenMask
 from graph_energy.samplers.kernels import ChainView
 from graph_energy.samplers.switch import SwitchReason
 from graph_energy.samplers.target import TargetEval
@@ -33,6 +34,7 @@ class ChainState:
         kernel_state: phase name -> that phase's kernel state (``name -> (B, ...)`` tensors).
         switch_state: phase name -> that phase's switch state (e.g. ``threshold``).
         step: driver steps taken so far.
+        frozen: coordinates no kernel may change (``None``: all free).
     """
 
     graph: DenseGraph
@@ -47,13 +49,15 @@ class ChainState:
     kernel_state: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     switch_state: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     step: int = 0
+    frozen: FrozenMask | None = None
 
     @classmethod
-    def start(cls, graph: DenseGraph, ev: TargetEval, names: Sequence[str]) -> ChainState:
+    def start(cls, graph: DenseGraph, ev: TargetEval, names: Sequence[str],
+              frozen: FrozenMask | None = None) -> ChainState:
         B, P, dev = graph.batch_size, len(names), graph.x.device
         zeros = torch.zeros(B, P, dtype=torch.long, device=dev)
         return cls(graph, ev, tuple(names), torch.zeros(B, dtype=torch.long, device=dev), zeros.clone(),
-                   zeros - 1, zeros.clone(), torch.ones(B, dtype=torch.long, device=dev))
+                   zeros - 1, zeros.clone(), torch.ones(B, dtype=torch.long, device=dev), frozen=frozen)
 
     @property
     def done(self) -> Tensor:
@@ -68,7 +72,7 @@ class ChainState:
         """What the kernel of phase ``p`` sees (``labels``: the graphs' labels, if already computed)."""
         name = self.names[p]
         return ChainView(self.graph, self.graph.to_labels() if labels is None else labels, self.eval,
-                         self.steps[:, p], self.kernel_state.get(name, {}))
+                         self.steps[:, p], self.kernel_state.get(name, {}), self.frozen)
 
     def leave(self, mask: Tensor, p: int, reason: int) -> None:
         """Move the chains in ``mask`` that are in phase ``p`` to phase ``p + 1`` (or done)."""

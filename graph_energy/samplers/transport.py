@@ -95,6 +95,8 @@ class GreedyTransport(Kernel):
     Per-chain state: ``edits_per_step`` ``(B,)`` long, the chain's current ``k``.
     """
 
+    supports_frozen = True  # edits come from the coordinate set of Deltas, which excludes frozen coordinates
+
     def __init__(self, edits_per_step: int = 1, adaptive: bool = True) -> None:
         if int(edits_per_step) < 1:
             raise ValueError(f"edits_per_step must be >= 1, got {edits_per_step}")
@@ -106,8 +108,8 @@ class GreedyTransport(Kernel):
 
     def propose(self, state: ChainView, active: Tensor, *, generator: torch.Generator | None = None) -> Candidate:
         ev = state.eval
-        move = greedy_transport_step(state.labels, coordinate_deltas(state.labels, ev.grad_x, ev.grad_e),
-                                     state.data["edits_per_step"], active)
+        deltas = coordinate_deltas(state.labels, ev.grad_x, ev.grad_e, state.frozen)
+        move = greedy_transport_step(state.labels, deltas, state.data["edits_per_step"], active)
         return Candidate(move.labels, move.num_edits > 0, move.arrived, {"num_edits": move.num_edits})
 
     def accept(self, state: ChainView, candidate: Candidate, cand_eval: TargetEval, active: Tensor, *,

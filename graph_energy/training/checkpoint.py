@@ -133,11 +133,31 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
 
 
+def check_map_location(map_location, path: Path | None = None) -> None:
+    """A ``ValueError`` (not a :class:`CheckpointError`: the file is fine) when ``map_location`` names a
+    device this machine does not have, e.g. ``cuda`` without CUDA."""
+    if map_location is None or callable(map_location) or isinstance(map_location, dict):
+        return
+    what = f"checkpoint {path}" if path is not None else "a checkpoint"
+    try:
+        dev = torch.device(map_location)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"cannot load {what} onto {map_location!r}: not a device; use cpu, cuda or "
+                         "cuda:<index>") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"cannot load {what} onto {map_location!r}: CUDA is not available on this machine "
+                         "(no GPU or a CPU-only torch build); use device=cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"cannot load {what} onto {map_location!r}: this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load and check a checkpoint with ``torch.load(weights_only=True)``.
 
     Raises:
         FileNotFoundError: no such file.
+        ValueError: ``map_location`` is a device this machine does not have (``cuda`` without CUDA).
         CheckpointError: the file is truncated/corrupt, not a graph_energy checkpoint, of an unknown
             version, or lacks required entries; the message names the file and the problem.
     """
@@ -149,6 +169,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted write or a wrong file; "
                               "use another checkpoint (e.g. the previous step_*.pt)")
+    check_map_location(map_location, path)
     try:
         raw = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -158,6 +179,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                 "tensors and plain data); it was refused and must not be loaded unsafely") from None
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated and cannot be read "
                               f"({_first_line(err)})") from None
+    except RuntimeError as err:
+        if "cuda" in str(err).lower() and "is_available() is false" in str(err).lower():
+            raise ValueError(f"checkpoint {path} holds CUDA tensors but CUDA is not available on this machine; "
+                             "load it with map_location='cpu' (device=cpu)") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated, or not a checkpoint at all, and "
+                              f"cannot be read ({_first_line(err)})") from None
     except Exception as err:  # torch's unpickler raises many types (EOFError, KeyError, RuntimeError, ...)
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated, or not a checkpoint at all, and "
                               f"cannot be read ({_first_line(err)})") from None

@@ -210,7 +210,7 @@ class NegativeSampler:
         if fresh:
             calibration = None
             if self.switch_quantile is not None and self.sampler.uses_calibration:
-                calibration = calibrate_thresholds(model, x_1, self.switch_quantile)
+                calibration = calibrate_thresholds(model, x_1, self.switch_quantile, method="per_size")
             results.append(self._run(model, DenseGraph.cat(starts).to(device), self.sampler, dev_gen, calibration))
         if k_replay:
             start = self.replay.draw(k_replay, generator).to(device)

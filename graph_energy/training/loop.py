@@ -26,13 +26,13 @@ from graph_energy.training.checkpoint import (
     load_checkpoint,
     load_state_checked,
     restore_rng_state,
-    save_checkpoint,
 )
 from graph_energy.training.data import ShardedBatches, densify, make_generator
 from graph_energy.training.distributed import DistInfo, all_reduce_mean, all_true
 from graph_energy.training.ema import EMA
+from graph_energy.training.keeper import CheckpointKeeper
 from graph_energy.training.objective import Objective
-from graph_energy.training.schedule import WarmupSchedule
+from graph_energy.training.schedule import TrainingDivergedError, WarmupSchedule
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer"]
 
@@ -55,7 +55,7 @@ class TrainConfig:
     resume: str | None = None
     init_from: str | None = None
     device: str = "auto"
-    num_threads: int | None = None
+    num_threads: int | None = 1  # one is fastest for molecule-sized graphs on small CPUs; None: torch's default
     max_steps: int = 2000
     batch_size: int = 64
     accum_steps: int = 1
@@ -99,6 +99,21 @@ _MIN = {"num_threads": 1, "max_steps": 1, "batch_size": 1, "accum_steps": 1, "lo
 _OFF = {"grad_clip": "null turns clipping off", "ema_decay": "null turns the EMA off",
         "keep_checkpoints": "null keeps all", "val_batch_size": "null: batch_size", "max_nodes": "null: batch maximum",
         "num_threads": "null: the torch default"}
+
+
+def _checked_lr(lr: Any) -> float:
+    """An optimizer's base learning rate, checked: a finite number >= 0 (a one-line ``ValueError``)."""
+    try:
+        value = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"the learning rate (optim.optimizer.lr) must be a number, got {lr!r}") from None
+    if isinstance(lr, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"the learning rate (optim.optimizer.lr) must be a finite number >= 0, got {lr!r} "
+                         "(e.g. optim.optimizer.lr=1e-4)")
+    if value > 1.0:
+        log.warning("learning rate %.3g is unusually large (Adam-type optimizers use ~1e-4); expect non-finite "
+                    "losses", value)
+    return lr
 
 
 def _checked(name: str, value: Any, hint: Any, default: Any) -> Any:
@@ -152,7 +167,8 @@ class TrainResult:
     """Outcome of :meth:`Trainer.fit`.
 
     ``losses`` holds the training loss of every step run in this call (this rank's batch, NaN for a
-    skipped step), ``val`` the validation records, ``graphs_per_s`` the global training throughput.
+    skipped step), ``val`` the validation records, ``graphs_per_s`` the global training throughput,
+    ``good_checkpoint`` the newest checkpoint confirmed to precede any non-finite step.
     """
 
     status: str
@@ -166,6 +182,7 @@ class TrainResult:
     graphs_per_s: float = 0.0
     skipped_steps: int = 0
     model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+    good_checkpoint: Path | None = None
 
 
 class _StopFlag:
@@ -226,8 +243,11 @@ class Trainer:
             raise TypeError(f"objective must be a graph_energy.training.Objective, got {type(objective).__name__}")
         self.model = model.to(self.device)
         self.objective = objective
-        self.optimizer = optimizer_factory(self.model.parameters())
-        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        try:
+            self.optimizer = optimizer_factory(self.model.parameters())
+        except ValueError as err:  # torch's own checks ("Invalid learning rate: nan") do not name the key
+            raise ValueError(f"cannot build the optimizer (optim.optimizer): {err}") from None
+        self.base_lrs = [_checked_lr(g.get("lr")) for g in self.optimizer.param_groups]
         self.schedule = schedule
         if self.schedule.total_steps is None:
             self.schedule.total_steps = cfg.max_steps
@@ -239,6 +259,7 @@ class Trainer:
                                       self.dist.rank, cfg.seed, num_node_classes, num_edge_classes, cfg.max_nodes)
         self.val_set = val_set
         self.step = 0
+        self.keeper = CheckpointKeeper(self.run_dir / "checkpoints", cfg.keep_checkpoints, self.dist.is_main)
         self.ddp = (DistributedDataParallel(self.model, device_ids=[self.device.index]
                                             if self.device.type == "cuda" else None)
                     if self.dist.enabled else None)
@@ -262,20 +283,23 @@ class Trainer:
             "metrics": self.meta.get("metrics", {}),
         }
 
+    def _clean(self) -> bool:
+        """No non-finite step pending and the learning rate not backed off."""
+        return self.schedule.consecutive_failures == 0 and self.schedule.backoff_scale >= 1.0
+
     def save(self) -> Path | None:
-        """Write ``checkpoints/step_XXXXXXXX.pt`` and ``last.pt`` on the main rank."""
-        if not self.dist.is_main:
-            return None
-        ckdir = self.run_dir / "checkpoints"
-        payload = self.state_payload()
-        path = save_checkpoint(ckdir / f"step_{self.step:08d}.pt", payload)
-        save_checkpoint(ckdir / "last.pt", payload)
-        if self.cfg.keep_checkpoints is not None:
-            old = sorted(ckdir.glob("step_*.pt"))[: -self.cfg.keep_checkpoints]
-            for p in old:
-                p.unlink(missing_ok=True)
-        log.info("checkpoint written: %s", path)
-        return path
+        """Write ``checkpoints/step_XXXXXXXX.pt`` and ``last.pt`` on the main rank (rotation keeps the
+        newest good checkpoint, see :class:`~graph_energy.training.keeper.CheckpointKeeper`)."""
+        path = self.keeper.save(self.step, self.state_payload, self._clean())
+        return path if self.dist.is_main else None
+
+    def _save_if_finite(self, ok: bool, why: str) -> Path | None:
+        """:meth:`save` unless the last step was non-finite (its state is not worth keeping)."""
+        if ok:
+            return self.save()
+        advice = "" if why == "periodic" else " " + self.keeper.advice()
+        log.warning("no %s checkpoint at step %d: the loss is non-finite.%s", why, self.step, advice)
+        return None
 
     def resume(self, path: str | Path) -> None:
         """Restore everything from a checkpoint of a compatible run."""
@@ -308,6 +332,7 @@ class Trainer:
             log.warning("resuming with a different global batch (%s -> %s): the data order changes",
                         ds.get("global_batch"), self.batches.global_batch)
         self.step = ck.step
+        self.keeper.start_from(ck.path, self._clean())
         log.info("resumed from %s at step %d", ck.path, self.step)
 
     # ------------------------------------------------------------------ steps
@@ -338,14 +363,28 @@ class Trainer:
         gnorm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
         ok = all_true(math.isfinite(sums["loss"]) and math.isfinite(gnorm), self.dist, self.device)
         if ok:
-            self.optimizer.step()
-            if self.ema is not None:
+            ok = self._optimizer_step(lr)
+            if ok and self.ema is not None:
                 self.ema.update(self.model)
-        else:
+        if not ok:
             self.optimizer.zero_grad(set_to_none=True)
         self.schedule.record(ok, self.step)
         sums.update(grad_norm=gnorm, lr=lr)
         return ok, sums
+
+    def _optimizer_step(self, lr: float) -> bool:
+        """``optimizer.step()``; an update too large for the parameters' dtype (torch raises "value
+        cannot be converted ... without overflow" inside Adam for a huge learning rate) counts as a
+        non-finite step instead of crashing the run."""
+        try:
+            self.optimizer.step()
+        except RuntimeError as err:
+            if "overflow" not in str(err):
+                raise
+            log.warning("the optimizer update at step %d overflowed (learning rate %.3g is far too large): "
+                        "update skipped", self.step, lr)
+            return False
+        return True
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -386,7 +425,7 @@ class Trainer:
         train_time, graphs, skipped = 0.0, 0, 0
         losses: list[float] = []
         val_hist: list[dict] = []
-        status, last = "completed", None
+        status, last, ok = "completed", None, True
         self.tracker.open(self.run_dir, self.meta.get("config"), self.step, cfg.max_steps)
         window: dict[str, float] = {}
         nwin = 0
@@ -394,8 +433,13 @@ class Trainer:
             with _StopFlag() as stop:
                 while self.step < cfg.max_steps:
                     t0 = time.perf_counter()
-                    ok, scalars = self.train_step()
+                    try:
+                        ok, scalars = self.train_step()
+                    except TrainingDivergedError as err:
+                        self.keeper.after_step(self.step, False, False)
+                        raise self._diverged(err, losses, val_hist, t_start, train_time, graphs, skipped) from None
                     train_time += time.perf_counter() - t0
+                    self.keeper.after_step(self.step, ok, self._clean())
                     graphs += self.batches.global_batch
                     skipped += int(not ok)
                     losses.append(scalars["loss"] if ok else float("nan"))
@@ -421,24 +465,36 @@ class Trainer:
                     stop_now = not all_true(stop.signum is None, self.dist, self.device)
                     if stop_now:
                         status = "interrupted"
-                        last = self.save()
+                        last = self._save_if_finite(ok, "interruption") or last
                         break
                     if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.max_steps:
-                        last = self.save()
+                        last = self._save_if_finite(ok, "periodic") or last
             if status == "completed":
-                last = self.save()
+                last = self._save_if_finite(ok, "final") or last
         except BaseException:
             self.tracker.close("failed")
             raise
         self.tracker.close(status)
-        wall = time.perf_counter() - t_start
+        return self._result(status, last, losses, val_hist, t_start, train_time, graphs, skipped)
+
+    def _result(self, status: str, last: Path | None, losses: list, val_hist: list, t_start: float,
+                train_time: float, graphs: int, skipped: int) -> TrainResult:
+        """The :class:`TrainResult`; the main rank also writes ``summary.json``."""
         result = TrainResult(status=status, step=self.step, run_dir=self.run_dir, last_checkpoint=last,
-                             losses=losses, val=val_hist, wall_time_s=wall, train_time_s=train_time,
-                             graphs_per_s=graphs / max(train_time, 1e-9), skipped_steps=skipped,
-                             model=self.model)
+                             losses=losses, val=val_hist, wall_time_s=time.perf_counter() - t_start,
+                             train_time_s=train_time, graphs_per_s=graphs / max(train_time, 1e-9),
+                             skipped_steps=skipped, model=self.model, good_checkpoint=self.keeper.good)
         if self.dist.is_main:
             summary = {k: (str(getattr(result, k)) if isinstance(getattr(result, k), Path) else getattr(result, k))
-                       for k in ("status", "step", "run_dir", "last_checkpoint", "val", "wall_time_s",
-                                 "train_time_s", "graphs_per_s", "skipped_steps")}
+                       for k in ("status", "step", "run_dir", "last_checkpoint", "good_checkpoint", "val",
+                                 "wall_time_s", "train_time_s", "graphs_per_s", "skipped_steps")}
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return result
+
+    def _diverged(self, err: TrainingDivergedError, *progress) -> TrainingDivergedError:
+        """The divergence error with the checkpoint to resume from; ``summary.json`` says ``diverged``."""
+        self._result("diverged", self.keeper.good, *progress)
+        out = TrainingDivergedError(f"{err} {self.keeper.advice()}")
+        out.checkpoint = self.keeper.good
+        return out

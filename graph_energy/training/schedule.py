@@ -83,8 +83,7 @@ class WarmupSchedule:
             raise TrainingDivergedError(
                 f"training diverged: {self.consecutive_failures} consecutive steps up to step {step} had a "
                 f"non-finite loss or gradient even after backing the learning rate off to "
-                f"{self.backoff_scale:.3g}x. Lower optim.optimizer.lr, raise train.grad_clip strictness, or "
-                f"resume from an earlier checkpoint.")
+                f"{self.backoff_scale:.3g}x. Lower optim.optimizer.lr (or train.grad_clip).")
 
     def state_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("warmup_steps", "kind", "total_steps", "min_lr_ratio",

@@ -48,3 +48,14 @@ def test_bad_columns_and_missing(tmp_path):
     e.write_text("")
     with pytest.raises(ValueError, match="empty"):
         read_smiles(e)
+
+
+def test_bytes_that_are_not_utf8_make_one_invalid_sample(tmp_path):
+    from graph_energy.metrics import read_smiles
+
+    plain, table = tmp_path / "gen.smi", tmp_path / "gen.csv"
+    plain.write_bytes(b"CCO\nC\xffO\nc1ccccc1\n")
+    table.write_bytes(b"smiles\nCCO\nC\xffO\nc1ccccc1\n")
+    for path in (plain, table):
+        got = read_smiles(path)
+        assert len(got) == 3 and got[0] == "CCO" and "\ufffd" in got[1] and got[2] == "c1ccccc1"

@@ -28,7 +28,7 @@ def test_gem_sample_writes_files_and_is_deterministic(ckpt, tmp_path, capsys):
     assert main([*args, f"out={tmp_path / 'a'}"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["num_samples"] == 5 and 0 <= summary["validity"] <= 1
-    assert {"uniqueness", "molecules_per_s", "evaluations_per_molecule", "acceptance_rate"} <= set(summary)
+    assert {"uniqueness_smiles", "molecules_per_s", "evaluations_per_molecule", "acceptance_rate"} <= set(summary)
     smi = (tmp_path / "a" / "samples.smi").read_text().splitlines()
     rows = list(csv.DictReader(open(tmp_path / "a" / "samples.csv")))
     assert len(smi) == 5 and len(rows) == 5
@@ -76,6 +76,10 @@ def test_gem_calibrate_writes_sampler_and_calibration(ckpt, tmp_path, capsys, ca
     for f in ("calibration.json", "sampler.yaml", "search.csv"):
         assert (out / f).is_file()
     assert load_checkpoint(ckpt).extras["calibration"]["quantile"] == 0.5
+    assert json.loads((out / "calibration.json").read_text())["method"] == "pooled"
+    assert calibrate([f"ckpt={ckpt}", f"out={out / 'per_size'}", "num_graphs=20", "split=train", "search.enabled=false",
+                      "thresholds=per_size", "num_threads=1"]) == 0
+    assert json.loads((out / "per_size" / "calibration.json").read_text())["method"] == "per_size"
     written = yaml.safe_load((out / "sampler.yaml").read_text())
     assert get_path(written, "phases.transport.max_steps") == 3  # the step budget stays as in the base
     assert get_path(written, "phases.transport.kernel.edits_per_step") == summary["best_knobs"][

@@ -48,7 +48,8 @@ def test_calibration_quantiles_roundtrip_and_fallback(tmp_path):
     model = MLPEnergy(DX, DE, seed=1)
     sizes = torch.tensor([3] * 40 + [5] * 20)
     graphs = UniformNoise(DX, DE).sample(sizes, torch.Generator().manual_seed(0)).to(torch.float64)
-    cal = calibrate_thresholds(model, [graphs.index(slice(0, 30)), graphs.index(slice(30, 60))], 0.25, batch_size=7)
+    cal = calibrate_thresholds(model, [graphs.index(slice(0, 30)), graphs.index(slice(30, 60))], 0.25, batch_size=7,
+                               method="per_size")
     e = model(graphs).detach()
     assert abs(cal.thresholds[3] - float(torch.quantile(e[:40], 0.25))) < 1e-9
     assert cal.counts == {3: 40, 5: 20}

@@ -66,3 +66,51 @@ def test_killed_writes_leave_no_temporaries_behind(tmp_path):
     assert not old.exists() and fresh.exists() and other.exists()
     assert load_checkpoint(target).step == 1
     assert remove_stale_temporaries(tmp_path / "step_00000010.pt") == [other]
+
+
+_WRITER = """
+import sys, torch
+from graph_energy.training.checkpoint import save_checkpoint
+big = {"w": torch.zeros(8_000_000)}  # ~32 MB: each write takes a while
+step = 0
+while True:
+    step += 1
+    save_checkpoint(sys.argv[1], {"step": step, "model": big, "config": {}, "spec": {}})
+    print(step, flush=True)
+"""
+
+
+def _kill_mid_write(target) -> list:
+    """Start the writer, SIGKILL it while a temporary file exists; the temporaries left behind."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        assert proc.stdout.readline().strip() == "1"  # one complete checkpoint on disk
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(target.parent.glob(f".{target.name}.*.tmp")):
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)  # mid-write: the temporary file is half written
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return list(target.parent.glob(f".{target.name}.*.tmp"))
+
+
+def test_sigkill_during_a_write_leaves_the_previous_checkpoint_whole(tmp_path):
+    target = tmp_path / "last.pt"
+    left = []
+    for _ in range(3):  # the kill may (rarely) land between two writes: try again
+        left = _kill_mid_write(target)
+        if left:
+            break
+    assert left, "the kill should have interrupted a write"
+    assert load_checkpoint(target).step >= 1  # last.pt is the previous complete write, never a partial one
+    for tmp in left:  # the next write (here: a minute later) removes what the killed one left
+        os.utime(tmp, (time.time() - 120,) * 2)
+    save_checkpoint(target, {"step": 99, "model": {}, "config": {}, "spec": {}})
+    assert not list(tmp_path.glob(".last.pt.*.tmp")) and load_checkpoint(target).step == 99

@@ -19,7 +19,11 @@ import pandas as pd
 
 from graph_energy.config import Configurable
 
-__all__ = ["RawSplits", "DatasetSource", "read_table", "package_data_dir", "as_paths", "plain"]
+__all__ = ["RawSplits", "DatasetSource", "read_table", "package_data_dir", "as_paths", "plain", "check_data_file",
+           "NON_UTF8"]
+
+#: What bytes that are not UTF-8 become when a data file is read (the row is then dropped as ``encoding``).
+NON_UTF8 = "\ufffd"
 
 
 @dataclass
@@ -83,6 +87,19 @@ class DatasetSource(Configurable, ABC):
         so equal splits must give equal settings). Default: the constructor arguments."""
         return plain(getattr(self, "_config_args", {}))
 
+    def read_labels(self, files: list[Path], names: list[str]) -> pd.DataFrame:
+        """Per-molecule labels: a frame indexed by the row ids of :attr:`RawSplits.source_index`, one
+        float column per name in ``names``. Default: the source has none (``ValueError``)."""
+        raise ValueError(f"dataset {self.name!r} ({type(self).__name__}) has no labels; labels={list(names)} needs "
+                         "a source that provides them (e.g. qm9: mu, homo, lumo, gap, alpha, cv)")
+
+    def default_policy(self):
+        """The :class:`~graph_energy.data.policy.MoleculePolicy` used when the dataset config gives none.
+        Default: the historical rules (any element, fragments kept, no size quantile)."""
+        from graph_energy.data.policy import MoleculePolicy
+
+        return MoleculePolicy()
+
     def reference_statistics(self, split: str) -> Path | None:
         """A file of precomputed evaluation statistics shipped for ``split`` (``None``: none)."""
         return None
@@ -106,12 +123,23 @@ def package_data_dir(package: str, *parts: str, hint: str) -> Path:
     return folder
 
 
+def check_data_file(path: Path, where: str = "dataset.source.path") -> None:
+    """A ``ValueError`` naming ``path`` and ``where`` it comes from unless it is a readable file."""
+    if path.is_dir():
+        raise ValueError(f"data file {path} is a directory; pass a file inside it ({where}=<dir>/<file>)")
+    if not path.exists():
+        raise ValueError(f"data file {path} does not exist; check {where}")
+    if not path.is_file():
+        raise ValueError(f"data file {path} is not a regular file; check {where}")
+
+
 def read_table(path: str | Path, columns: list[str] | None = None, **kwargs) -> pd.DataFrame:
     """``pandas.read_csv`` whose failures (missing, empty, truncated, wrong columns) become one-line
-    ``ValueError``s naming the file and the fix."""
+    ``ValueError``s naming the file and the fix. Bytes that are not UTF-8 become :data:`NON_UTF8`
+    (the rows holding them are counted as ``encoding`` drops, not a rejected file)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"data file {path} does not exist; check the path (dataset.source.path=...)")
+    check_data_file(path, "dataset.source.path")
+    kwargs.setdefault("encoding_errors", "replace")
     try:
         df = pd.read_csv(path, usecols=columns, **kwargs)
     except pd.errors.EmptyDataError:

@@ -9,7 +9,8 @@ import pandas as pd
 
 from graph_energy.data.sources.base import DatasetSource, RawSplits, as_paths, package_data_dir, read_table
 
-__all__ = ["QM9Source", "qm9_digress_split", "read_qm9", "QM9_NUM_GDB", "QM9_PACKAGE_HINT"]
+__all__ = ["QM9Source", "qm9_digress_split", "read_qm9", "read_qm9_labels", "QM9_NUM_GDB", "QM9_PACKAGE_HINT",
+           "QM9_LABELS"]
 
 #: Number of molecules of the original GDB-9 enumeration of QM9 (ids 1..133,885).
 QM9_NUM_GDB = 133_885
@@ -35,6 +36,23 @@ def qm9_digress_split(num_total: int = QM9_NUM_GDB, num_train: int = 100_000, se
     cut = [num_train, num_train + num_val]
     train, val, test = np.split(order, cut)
     return {"train": train + 1, "val": val + 1, "test": test + 1}
+
+
+#: Label name -> column of the qm9pack CSVs (units: Debye, hartree, hartree, hartree, bohr^3, cal/(mol K)).
+QM9_LABELS = {"mu": "Dipole_debye", "homo": "HOMO_au", "lumo": "LUMO_au", "gap": "HOMO_LUMO_gap_au",
+              "alpha": "Polarizability_bohr3", "cv": "Heatcapacity_Cv_cal_mol_K"}
+
+
+def read_qm9_labels(files: list[str | Path], names: list[str]) -> pd.DataFrame:
+    """QM9 labels ``names`` (keys of :data:`QM9_LABELS`) indexed by GDB id."""
+    unknown = [n for n in names if n not in QM9_LABELS]
+    if unknown:
+        raise ValueError(f"unknown QM9 label(s) {unknown}; available: {sorted(QM9_LABELS)}")
+    cols = [QM9_LABELS[n] for n in names]
+    df = pd.concat([read_table(f, ["Index", *cols]) for f in files], ignore_index=True)
+    out = df.set_index("Index")[cols].astype(np.float64)
+    out.columns = list(names)
+    return out
 
 
 def _package_files() -> list[Path]:
@@ -100,3 +118,7 @@ class QM9Source(DatasetSource):
 
     def split_settings(self) -> dict:
         return {"seed": self.seed, "num_train": self.num_train}
+
+    def read_labels(self, files: list[Path], names: list[str]) -> pd.DataFrame:
+        """The QM9 labels ``names`` (``mu``, ``homo``, ``lumo``, ``gap``, ``alpha``, ``cv``) by GDB id."""
+        return read_qm9_labels(files, list(names))

@@ -1,0 +1,109 @@
+"""Constrained generation: a fixed part (scaffold, fragment, fragments to link) and free atoms around it.
+
+Each chain starts from noise with the fixed part written onto its first ``k`` nodes
+(:func:`~graph_energy.samplers.frozen.fixed_start`); the frozen mask keeps those coordinates, so the
+sampler moves only the free ones and every sample contains the fixed part by construction. Bonds
+from a fixed atom to free atoms are limited to the valence the atom has left (``FixedPart.capacity``;
+a frozen ring cannot rearrange its double bonds to make room), and a
+:class:`~graph_energy.samplers.constraints.ValenceTerm` (exact, in the MH acceptance) discourages
+over-valent atoms. For linking several fragments, ``connect=True`` adds a
+:class:`~graph_energy.samplers.constraints.ConnectedTerm` so the chains prefer one molecule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from graph_energy.samplers.build import build_sampler
+from graph_energy.samplers.constraints import ConnectedTerm, ValenceTerm
+from graph_energy.samplers.driver import sample
+from graph_energy.samplers.frozen import FixedPart, fixed_start
+from graph_energy.samplers.generate import batch_seed, resolve_num_nodes
+from graph_energy.samplers.phases import Sampler
+from graph_energy.samplers.state import SampleResult
+from graph_energy.samplers.switch import Calibration
+from graph_energy.samplers.target import EnergyTerm
+
+__all__ = ["generate_inpainted", "inpaint_sizes"]
+
+
+def inpaint_sizes(n: int, num_nodes, stats, generator: torch.Generator, min_nodes: int,
+                  max_nodes: int | None = None, why: str = "") -> Tensor:
+    """``(n,)`` node counts of at least ``min_nodes``: an int, an inclusive ``[lo, hi]`` range, or (``None``)
+    the training size histogram restricted to sizes ``>= min_nodes``."""
+    if num_nodes is None:
+        if stats is None:
+            raise ValueError("num_nodes=None needs the training size histogram; pass num_nodes=<int> or [lo, hi]")
+        hist = torch.as_tensor(stats.num_nodes_hist, dtype=torch.float64).clone()
+        hist[: int(min_nodes)] = 0
+        if max_nodes is not None:
+            hist[int(max_nodes) + 1:] = 0
+        if hist.sum() <= 0:
+            raise ValueError(f"the training data has no graphs with at least {min_nodes} nodes; pass num_nodes")
+        return torch.multinomial(hist / hist.sum(), int(n), replacement=True, generator=generator).long()
+    counts = resolve_num_nodes(n, num_nodes, stats, generator, max_nodes)
+    if int(counts.min()) < int(min_nodes):
+        raise ValueError(f"num_nodes={num_nodes!r} is too small: constrained samples need at least {min_nodes} nodes "
+                         f"({why or 'the fixed atoms'}); pass num_nodes >= {min_nodes}")
+    return counts
+
+
+def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000, batch_size: int = 256,
+                       num_nodes=None, seed: int = 0, sampler: Sampler | dict | None = None,
+                       extra_terms: Sequence[EnergyTerm] = (), noise=None, connect: bool = False,
+                       connect_weight: float = 4.0, valence_weight: float = 4.0, device: str | torch.device = "cpu",
+                       progress: bool = False, calibration: Calibration | dict | None = None, trusted: bool = False,
+                       on_batch: Callable[[SampleResult], None] | None = None, start_batch: int = 0) -> SampleResult:
+    """Generate ``n`` molecules that keep ``fixed`` on their first ``k`` nodes (module docstring).
+
+    Args:
+        fixed: the fixed atoms, bonds and attachment atoms (:class:`~graph_energy.samplers.frozen.FixedPart`;
+            from a SMILES/SMARTS with :func:`graph_energy.chem.fragments.parse_template`).
+        num_nodes: total heavy atoms: an int, ``[lo, hi]``, or ``None`` (training histogram, sizes ``>= k``).
+        connect: add a connectivity term (linking fragments); ``connect_weight`` per extra component.
+        valence_weight: weight of the valence term (0: none).
+        on_batch, start_batch: as in :func:`~graph_energy.samplers.generate` (one process only).
+        Other arguments as in :func:`~graph_energy.samplers.generate` (batch ``i`` runs from its own
+        generator seeded with ``batch_seed(seed, i)``).
+    """
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+    if not 0 <= start_batch < -(-n // batch_size):
+        raise ValueError(f"start_batch={start_batch} is outside the run's {-(-n // batch_size)} batches")
+    sampler = build_sampler(sampler, trusted=trusted)
+    if isinstance(calibration, dict):
+        calibration = Calibration.from_dict(calibration)
+    terms = list(extra_terms) + ([ConnectedTerm(connect_weight)] if connect else [])
+    terms += [ValenceTerm(spec, valence_weight)] if valence_weight else []
+    device = torch.device(device)
+    cpu_gen = torch.Generator().manual_seed(int(seed))
+    min_nodes = fixed.num_atoms + (1 if connect else 0)
+    why = f"{fixed.num_atoms} fixed atoms" + (" plus one free atom to link the fragments" if connect else "")
+    counts = inpaint_sizes(n, num_nodes, stats, cpu_gen, min_nodes, getattr(spec, "max_nodes", None), why)
+    if noise is None:
+        from graph_energy.noise import UniformNoise
+        noise = UniformNoise(spec.num_atom_types, spec.num_bond_types)
+    results = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n, desc="molecules", unit="mol")
+    for b, start in enumerate(range(0, n, batch_size)):
+        if b < start_batch:
+            continue
+        gen = torch.Generator(device=device).manual_seed(batch_seed(seed, b))  # as generate(): one seed per batch
+        initial, frozen = fixed_start(fixed, noise.sample(counts[start:start + batch_size].to(device), generator=gen),
+                                      spec.bond_orders)
+        res = sample(model, spec, sampler=sampler, generator=gen, extra_terms=terms, initial=initial, frozen=frozen,
+                     calibration=calibration)
+        results.append(res)
+        if on_batch is not None:
+            on_batch(res)
+        if bar is not None:
+            bar.update(len(res))
+    if bar is not None:
+        bar.close()
+    return SampleResult.cat(results)
