@@ -116,7 +116,7 @@ def instantiate(node: Any, *, trusted: bool = False, **overrides: Any) -> Any:
     Args:
         node: a mapping with ``_target_`` (built), a plain mapping or list (built element-wise), or a value.
         trusted: the config comes from the user (command line / Python); otherwise only library
-            targets and :func:`allow_targets` entries are built.
+            classes and :func:`allow_targets` entries are built (library functions are refused).
         overrides: extra keyword arguments for the top-level call (e.g. objects that are not config).
     """
     if isinstance(node, Mapping):
