@@ -11,8 +11,8 @@ half of the mixing steps, as in the preset (100 of 200), so short and long runs 
 evaluations is the shipped sampler itself. Budgets below the transport's own cost (about 14) cannot
 be hit and are reported at that cost. DeFoG counts one network evaluation per denoising step; here
 an evaluation is one energy+gradient pass (forward plus backward, about 2-3 forward passes of
-compute). Samples are scored with the DiGress protocol against QM9 test (FCD with a bootstrap 95 %
-interval; FCD is biased upward below 10,000 samples, so the DeFoG rows, measured on 10,000, are
+compute). Samples are scored with the DiGress protocol against QM9 test (FCD with a normal-approximation
+bootstrap 95 % interval; FCD is biased upward below 10,000 samples, so the DeFoG rows, measured on 10,000, are
 comparable only to a run with ``--num-samples 10000``).
 
 Writes ``experiments/results/sampling_budget{,_quick}.{json,md,png}``.
@@ -135,7 +135,7 @@ def markdown(r: dict) -> str:
     lines = ["# Sampling budget (bundled QM9 model)\n",
              f"`{r['command']}` — {r['num_samples']} samples per budget, seed {r['seed']}; `default` transport, "
              "then MH with its step cap searched to hit each budget (±5 %); DiGress protocol, FCD vs QM9 test "
-             f"with a {r['bootstrap']}-replicate bootstrap 95 % interval. Plot: `{'sampling_budget_quick' if 'quick' in r['command'] else 'sampling_budget'}.png`.\n",
+             f"± 1.96 SD of {r['bootstrap']} bootstrap resamples. Plot: `{'sampling_budget_quick' if 'quick' in r['command'] else 'sampling_budget'}.png`.\n",
              "| budget | evals/mol | mixing step cap | validity | uniqueness | novelty | FCD [95 % CI] | molecules/s |",
              "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:

@@ -180,19 +180,30 @@ class QM9Reference:
         self.test_stats = fcd_mod.reference_stats(self.test)
 
     def fcd_with_ci(self, smiles: list[str], n_boot: int, seed: int = 0) -> dict:
-        """FCD of valid canonical SMILES vs the test split, and a percentile bootstrap 95 % interval
-        (molecules resampled with replacement; ChemNet activations computed once)."""
+        """FCD of valid canonical SMILES vs the test split with a normal-approximation bootstrap 95 %
+        interval, ``FCD ± 1.96·SD`` of the FCD over ``n_boot`` resamples (molecules drawn with
+        replacement; ChemNet activations computed once).
+
+        The percentile interval would be wrong here: a resample repeats molecules, which lowers its
+        effective size, and FCD is biased upward at small sizes, so resampled FCDs sit above the
+        estimate (their mean is kept as ``fcd_boot_mean``); their spread still measures the
+        sampling noise.
+        """
         from graph_energy.metrics import fcd as fcd_mod
 
         if len(smiles) < 2:
             return {"fcd": None, "fcd_ci95": None, "fcd_n": len(smiles)}
         acts = fcd_mod.chemnet_activations(smiles)
-        value = fcd_mod.frechet_distance(fcd_mod.gaussian_stats(acts), self.test_stats)
+        value = float(fcd_mod.frechet_distance(fcd_mod.gaussian_stats(acts), self.test_stats))
         rng = np.random.default_rng(seed)
-        boots = [fcd_mod.frechet_distance(fcd_mod.gaussian_stats(acts[rng.integers(0, len(acts), len(acts))]),
-                                          self.test_stats) for _ in range(n_boot)]
-        ci = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))] if boots else None
-        return {"fcd": float(value), "fcd_ci95": ci, "fcd_n": len(smiles)}
+        boots = np.array([fcd_mod.frechet_distance(
+            fcd_mod.gaussian_stats(acts[rng.integers(0, len(acts), len(acts))]), self.test_stats)
+            for _ in range(n_boot)])
+        if boots.size < 2:
+            return {"fcd": value, "fcd_ci95": None, "fcd_n": len(smiles)}
+        sd = float(boots.std(ddof=1))
+        return {"fcd": value, "fcd_ci95": [max(0.0, value - 1.96 * sd), value + 1.96 * sd], "fcd_boot_sd": sd,
+                "fcd_boot_mean": float(boots.mean()), "fcd_n": len(smiles), "fcd_ci_method": "normal bootstrap"}
 
     def data_floor(self, n: int, n_boot: int, seed: int = 0) -> dict:
         """FCD of ``n`` QM9 *test* molecules drawn at random against the whole test split: what a

@@ -100,3 +100,20 @@ def test_gem_train_console_script_fails_before_loading_data(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"gem-train: error: train.resume={tmp_path / 'gone' / 'checkpoints' / 'last.pt'} "
                                                 "does not exist; pass a checkpoint file (e.g. <run>/checkpoints/last.pt)"]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "gone").exists()
+
+
+def test_gem_train_resume_continues_in_the_checkpoints_run_directory(tmp_path, monkeypatch):
+    from graph_energy.cli.train import prepare_config
+
+    monkeypatch.setenv("GEM_RUNS_DIR", str(tmp_path / "runs"))
+    ck = tmp_path / "old_run" / "checkpoints" / "step_00000040.pt"
+    ck.parent.mkdir(parents=True)
+    ck.write_bytes(b"")  # only its place matters here; the trainer reads it later
+    cfg = prepare_config(["experiment=quickstart", f"train.resume={ck}"])
+    assert cfg["train"]["run_dir"] == str(tmp_path / "old_run")  # same metrics files, not a new directory
+    explicit = prepare_config(["experiment=quickstart", f"train.resume={ck}", f"train.run_dir={tmp_path / 'x'}"])
+    assert explicit["train"]["run_dir"] == str(tmp_path / "x")
+    assert prepare_config([f"hydra.run.dir={tmp_path / 'h'}"])["train"]["run_dir"] == str(tmp_path / "h")
+    fresh = prepare_config([])["train"]["run_dir"]
+    assert fresh.startswith(str(tmp_path / "runs" / "train")) and not (tmp_path / "runs").exists()
+    assert prepare_config(["experiment=qm9_finetune", f"train.init_from={ck}"])["train"]["init_from"] == str(ck)
