@@ -6,8 +6,9 @@ that travel with the repository (``.whl/``, ``.gpu/``; both ignored by git).
     python experiments/gpu/prepare.py moses          # .gpu/moses/*.csv.gz (~13 MB) + FCD reference cache
     python experiments/gpu/prepare.py all --dry-run  # print what would be done
 
-``wheels`` fetches cp312 manylinux wheels (the GPU image runs Python 3.12 and has torch, torch-geometric,
-numpy, scipy, pandas, scikit-learn, networkx, PyYAML, tqdm, matplotlib) for the rest: RDKit, Hydra,
+``wheels`` fetches cp312 manylinux wheels (the GPU image runs Python 3.12 and has torch,
+torch-geometric, numpy, scipy, pandas, scikit-learn, networkx, PyYAML, tqdm, matplotlib) for the
+rest, building pure-Python wheels of those published as source only (37 MB in all): RDKit, Hydra,
 OmegaConf and its parser runtime, ``fcd`` (ChemNet weights inside) and the NSPDK kernel with its two
 missing dependencies. ``moses`` also writes the FCD statistics of the Test and TestSF splits that
 ``molsets`` ships into ``.gpu/cache/fcd`` under the keys the evaluator looks up (point
@@ -50,7 +51,10 @@ def wheels(dry: bool) -> None:
     if not dry:
         WHEELS.mkdir(exist_ok=True)
         for pkg in PACKAGES:  # one at a time: a pure-Python package has only a py3-none-any wheel
-            subprocess.run(cmd + [pkg], check=True)
+            if subprocess.run(cmd + [pkg]).returncode != 0:
+                # no wheel on the index (antlr4-python3-runtime 4.9.3, eden-kernel: source only): build a
+                # pure-Python wheel here, which installs on any Python 3
+                subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(WHEELS), pkg], check=True)
 
 
 def qm9(dry: bool) -> None:
@@ -99,8 +103,8 @@ def moses(dry: bool) -> None:
         raw = read_table(dst / f"{split}.csv.gz", ["SMILES"])["SMILES"].fillna("").astype(str).tolist()
         canon = canonical_reference(raw)  # the evaluator keys FCD statistics by the canonical list
         st = precomputed_statistics(src / f"{split}_stats.npz")["fcd"]
-        cached_npz("fcd", smiles_key(canon, _CACHE_VERSION),
-                   lambda st=st, n=len(canon): {"mu": st.mu, "sigma": st.sigma, "n": np.array(n)})
+        arrays = {"mu": st.mu, "sigma": st.sigma, "n": np.array(len(canon))}
+        cached_npz("fcd", smiles_key(canon, _CACHE_VERSION), lambda arrays=arrays: arrays)
         print(f"  {split}: {len(canon)} canonical reference SMILES, FCD statistics cached")
 
 

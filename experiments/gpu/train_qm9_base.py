@@ -1,7 +1,7 @@
 """QM9 on one H100/H200: train ``model=base`` for at most 8 minutes, calibrate, sample 10,000, evaluate.
 
-    python experiments/gpu/qm9_base.py --dry-run                       # print the commands only
-    python experiments/gpu/qm9_base.py --data .gpu/qm9/qm9_index_smiles.csv.gz --out $OUT/qm9_base
+    python experiments/gpu/train_qm9_base.py --dry-run                       # print the commands only
+    python experiments/gpu/train_qm9_base.py --data .gpu/qm9/qm9_index_smiles.csv.gz --out $OUT/qm9_base
 
 Steps (every one a ``python -m graph_energy.cli.*`` call, see ``--dry-run``):
 
@@ -30,7 +30,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, ROOT, Runner, gpu_info, graphs_per_second, last_checkpoint, read_json, steps_for_budget, train_args  # noqa: E402
+from common import (  # noqa: E402
+    PY,
+    ROOT,
+    Runner,
+    gpu_info,
+    graphs_per_second,
+    last_checkpoint,
+    read_json,
+    steps_for_budget,
+    train_args,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

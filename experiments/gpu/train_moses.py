@@ -1,7 +1,7 @@
 """MOSES on one H100/H200: train a GEM model for a wall-clock budget, sample 25,000, evaluate (MOSES protocol).
 
-    python experiments/gpu/moses.py --dry-run                         # print the commands only
-    GEM_CACHE_DIR=$PWD/.gpu/cache python experiments/gpu/moses.py --data .gpu/moses --out $OUT/moses
+    python experiments/gpu/train_moses.py --dry-run                         # print the commands only
+    GEM_CACHE_DIR=$PWD/.gpu/cache python experiments/gpu/train_moses.py --data .gpu/moses --out $OUT/moses
 
 Steps: a throughput probe (which also builds the dataset cache: 1.9 M molecules, ``--workers``
 processes), phase 1 (``experiment=moses``, ``--model`` preset, default ``base``) sized so its
@@ -23,7 +23,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, ROOT, Runner, gpu_info, graphs_per_second, last_checkpoint, read_json, steps_for_budget, train_args  # noqa: E402
+from common import (  # noqa: E402
+    PY,
+    ROOT,
+    Runner,
+    gpu_info,
+    graphs_per_second,
+    last_checkpoint,
+    read_json,
+    steps_for_budget,
+    train_args,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
