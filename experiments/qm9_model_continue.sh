@@ -21,9 +21,9 @@ phase2() {  # contrastive fine-tuning, 2 CPU processes (gloo DDP), 32 graphs + 3
   OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=2 -m graph_energy.cli.train experiment=qm9_finetune \
     train.init_from="$RUNS/phase1/checkpoints/last.pt" train.max_steps="$P2_STEPS" train.num_threads=1 \
     train.val_every=0 train.ckpt_every=100 train.keep_checkpoints=20 train.log_every=10 \
-    optim.optimizer.lr=2e-5 finetune.reg_alpha=0.001 \
-    finetune.sampler.mixing.num_steps=100 finetune.sampler.mixing.beta_mh.end=40.0 \
-    finetune.sampler.mixing.beta_mh.num_steps=50 train.run_dir="$RUNS/phase2"
+    optim.optimizer.lr=2e-5 objective.reg_alpha=0.001 \
+    objective.sampler.phases.1.max_steps=100 objective.sampler.phases.1.kernel.beta_mh.end=40.0 \
+    objective.sampler.phases.1.kernel.beta_mh.num_steps=50 train.run_dir="$RUNS/phase2"
 }
 
 bundle() {
@@ -33,17 +33,14 @@ bundle() {
 calibrate() {  # per-size switch thresholds + coordinate search over the kernel knobs on 512 decoded samples,
   # scored by valid-unique - 0.1 x FCD against the validation split; writes $RUNS/calib/sampler.yaml
   gem-calibrate ckpt="$RUNS/qm9.pt" out="$RUNS/calib" search.num_samples=512 search.batch_size=256 num_threads=1 \
-    search.objective._target_=graph_energy.samplers.search.ValidUniqueFCD
+    search.objective._target_=graph_energy.calibration.ValidUniqueFCD
 }
 
-sample() {  # N molecules, default sampler, two 1-thread processes, then the digress protocol
-  local half=$((N / 2))
-  gem-sample ckpt="$RUNS/qm9.pt" num_samples="$half" seed=0 metrics=none grid=0 progress=false out="$RUNS/s0" &
-  gem-sample ckpt="$RUNS/qm9.pt" num_samples="$half" seed=1 metrics=none grid=0 progress=false out="$RUNS/s1" &
-  wait
+sample() {  # N molecules, default sampler, 2 worker processes (same samples as 1), then the digress protocol
+  gem-sample ckpt="$RUNS/qm9.pt" num_samples="$N" seed=0 workers=2 metrics=none grid=0 progress=false \
+    out="$RUNS/s$N" overwrite=true
   # CSV keeps invalid samples as empty rows (they count as invalid), plus each sample's energy
-  { cat "$RUNS/s0/samples.csv"; tail -n +2 "$RUNS/s1/samples.csv"; } > "$RUNS/samples_$N.csv"
-  gem-evaluate samples="$RUNS/samples_$N.csv" column=smiles dataset=qm9 protocol=digress \
+  gem-evaluate samples="$RUNS/s$N/samples.csv" column=smiles dataset=qm9 protocol=digress \
     out="$RUNS/eval_$N.md" json_out="$RUNS/eval_$N.json"
 }
 

@@ -10,6 +10,19 @@ TINY_SMILES = ("CCO CC(=O)O c1ccccc1 CCN CC(C)O OCC(O)CO CC#N C1CCCCC1 CC(=O)N C
 TINY_MODEL = dict(n_layers=1, hidden_x=8, hidden_e=4, hidden_y=4, n_heads=2, ff_x=8, ff_e=8, ff_y=8, rw_steps=2)
 
 
+@pytest.fixture(scope="session")
+def qm9():
+    """The bundled QM9 model (skipped where the package ships without it)."""
+    from graph_energy import api
+
+    bundled = api._ASSETS / api.BUNDLED_MODELS["qm9"]
+    if not bundled.is_file():
+        pytest.skip(f"no bundled model file graph_energy/assets/{bundled.name}")
+    import graph_energy as ge
+
+    return ge.load("qm9")
+
+
 @pytest.fixture()
 def one_thread():
     """One torch thread for the test: bitwise-reproducible chains and no oversubscription on small CPUs."""

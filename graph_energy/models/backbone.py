@@ -114,18 +114,25 @@ class GraphTransformerBackbone(nn.Module):
 
     def encode(self, graph: DenseGraph) -> Features:
         """:class:`Features` of a batch (also what subclasses that add a head call)."""
+        self._check_classes(graph)
+        feats = self.features(graph)
+        return self._encode_features(graph, feats.node, feats.pair, feats.glob)
+
+    def _check_classes(self, graph: DenseGraph) -> None:
         if graph.x.shape[-1] != self.spec.num_atom_types or graph.e.shape[-1] != self.spec.num_bond_types:
             raise ValueError(
                 f"graph has dx={graph.x.shape[-1]}, de={graph.e.shape[-1]} but the model was built for "
                 f"{self.spec.num_atom_types} atom and {self.spec.num_bond_types} bond classes")
-        feats = self.features(graph)
+
+    def _encode_features(self, graph: DenseGraph, f_node: Tensor, f_pair: Tensor, f_glob: Tensor) -> Features:
+        """Run the layers on ``graph`` with the given structural/global input features."""
         core = self._dense_forward
         if self.compile and not self.training:
             if self._compiled is None:
                 self._compiled = torch.compile(self._dense_forward, dynamic=True)
             core = self._compiled
         with self._speed_context(graph.x.device):
-            x, e, y = core(graph.x, graph.e, graph.node_mask, feats.node, feats.pair, feats.glob)
+            x, e, y = core(graph.x, graph.e, graph.node_mask, f_node, f_pair, f_glob)
         return Features(x, e, y, graph.node_mask, graph.pair_mask)
 
     def _speed_context(self, device: torch.device):

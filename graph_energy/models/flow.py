@@ -74,10 +74,7 @@ class TimeConditionedBackbone(GraphTransformerBackbone):
         """:class:`Features` of a batch at times ``t`` (``(B,)`` in ``[0, 1]``, or a float for all graphs)."""
         if t is None:
             raise ValueError("a time-conditioned network needs the time: call model(graph, t) with t of shape (B,)")
-        if graph.x.shape[-1] != self.spec.num_atom_types or graph.e.shape[-1] != self.spec.num_bond_types:
-            raise ValueError(
-                f"graph has dx={graph.x.shape[-1]}, de={graph.e.shape[-1]} but the model was built for "
-                f"{self.spec.num_atom_types} atom and {self.spec.num_bond_types} bond classes")
+        self._check_classes(graph)
         B = graph.batch_size
         t = torch.as_tensor(t, dtype=graph.x.dtype, device=graph.x.device)
         t = t.expand(B) if t.dim() == 0 else t.reshape(-1)
@@ -85,14 +82,7 @@ class TimeConditionedBackbone(GraphTransformerBackbone):
             raise ValueError(f"t must have one time per graph, shape ({B},), got {tuple(t.shape)}")
         feats = self.features(graph)
         glob = torch.cat([feats.glob, time_features(t, self.time_frequencies)], -1)
-        core = self._dense_forward
-        if self.compile and not self.training:
-            if self._compiled is None:
-                self._compiled = torch.compile(self._dense_forward, dynamic=True)
-            core = self._compiled
-        with self._speed_context(graph.x.device):
-            x, e, y = core(graph.x, graph.e, graph.node_mask, feats.node, feats.pair, glob)
-        return Features(x, e, y, graph.node_mask, graph.pair_mask)
+        return self._encode_features(graph, feats.node, feats.pair, glob)
 
 
 class FlowTransformer(TimeConditionedBackbone):

@@ -22,6 +22,7 @@ import torch
 from graph_energy.chem.convert import graphs_to_labels
 from graph_energy.chem.represent import Representation, represent_all
 from graph_energy.data.dense import DenseGraph
+from graph_energy.samplers.thresholds import data_energies
 from graph_energy.scoring.reference import ScoreReference
 
 __all__ = ["ScoreRow", "ScoreReport", "score_smiles", "score_graphs", "graph_energies"]
@@ -126,11 +127,11 @@ class ScoreReport:
                 "reference": {"split": self.reference.split, "ood_quantile": self.reference.ood_quantile}}
 
 
-@torch.no_grad()
 def graph_energies(model, graph: DenseGraph, batch_size: int = 256) -> np.ndarray:
     """Model energies ``(B,)`` float64 of a dense batch, ``batch_size`` graphs at a time."""
-    out = [model(graph.index(slice(i, i + batch_size))).double().cpu() for i in range(0, graph.batch_size, batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros(0)
+    if graph.batch_size == 0:
+        return np.zeros(0)
+    return data_energies(model, graph, batch_size)[0].numpy()
 
 
 def _rows(reps: Sequence[Representation | None], energy: np.ndarray, num_nodes: np.ndarray,

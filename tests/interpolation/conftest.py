@@ -1,19 +1,6 @@
-"""The bundled QM9 model, shared by the interpolation tests (skipped where the package ships without it)."""
+"""One torch thread for every interpolation test (the bundled-model fixture ``qm9`` is in tests/conftest.py)."""
 
 import pytest
-
-from graph_energy import api
-
-BUNDLED = api._ASSETS / api.BUNDLED_MODELS["qm9"]
-
-
-@pytest.fixture(scope="session")
-def qm9():
-    if not BUNDLED.is_file():
-        pytest.skip(f"no bundled model file graph_energy/assets/{BUNDLED.name}")
-    import graph_energy as ge
-
-    return ge.load("qm9")
 
 
 @pytest.fixture(autouse=True)
