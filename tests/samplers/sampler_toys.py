@@ -121,3 +121,38 @@ def mixing_only(steps: int, beta_prop: float, lambda_x: float, lambda_e: float, 
 
     return Sampler([Phase("mixing", DiscreteLangevinMH(LangevinProposal(beta_prop, lambda_x, lambda_e), beta_mh),
                           steps)])
+
+
+def exact_mh_matrix(lab: GraphLabels, ev, beta: float, knobs, frozen=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact transition matrix ``P (S, S)`` of the discrete-Langevin MH kernel on the enumerated states
+    ``lab``, built from the library's own proposal (:func:`proposal_logits`, :func:`proposal_log_prob`)
+    and acceptance (:func:`mh_accept`; a NaN log-ratio, e.g. ``inf − inf``, accepts with probability 0).
+
+    Args:
+        lab: all ``S`` states; ev: the target's evaluation at them (energy and gradients).
+        knobs: ``(beta_prop, lambda_x, lambda_e)``; frozen: optional frozen-coordinate mask for the proposal.
+
+    Returns:
+        ``P (S, S)`` and the proposal's ``log q(to | from)`` ``(S, S)``.
+    """
+    from graph_energy.samplers import mh_accept, proposal_log_prob, proposal_logits
+
+    S = lab.x.shape[0]
+    logq = torch.empty(S, S, dtype=torch.float64)
+    extra = {} if frozen is None else {"frozen": frozen}
+    for b in range(S):
+        src = GraphLabels(lab.x[b:b + 1].expand(S, -1), lab.e[b:b + 1].expand(S, -1, -1), lab.node_mask)
+        logits = proposal_logits(src, ev.grad_x[b:b + 1].expand(S, -1, -1), ev.grad_e[b:b + 1].expand(S, -1, -1, -1),
+                                 *knobs, **extra)
+        logq[b] = proposal_log_prob(logits, lab)
+    energy = ev.energy.double()
+    delta = energy[None, :] - energy[:, None]  # (from, to)
+    noop = torch.eye(S, dtype=torch.bool)
+    beta_t = torch.full((S * S,), float(beta), dtype=torch.float64)
+    _, log_alpha = mh_accept(delta.flatten(), logq.flatten(), logq.T.flatten(), beta_t, noop.flatten(),
+                             torch.Generator().manual_seed(0))
+    accept = torch.nan_to_num(log_alpha.view(S, S).clamp(max=0).exp(), nan=0.0)
+    P = logq.exp() * accept
+    P.fill_diagonal_(0)
+    P += torch.diag(1 - P.sum(1))
+    return P, logq

@@ -5,7 +5,15 @@ and the constraint terms."""
 import numpy as np
 import pytest
 import torch
-from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, mixing_only, state_index, two_phase
+from sampler_toys import (
+    MLPEnergy,
+    QuadraticEnergy,
+    enumerate_states,
+    exact_mh_matrix,
+    mixing_only,
+    state_index,
+    two_phase,
+)
 from toy_kernels import ToyKernel
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
@@ -24,7 +32,6 @@ from graph_energy.samplers import (
     TargetEnergy,
     fixed_start,
     num_components,
-    proposal_log_prob,
     proposal_logits,
     propose,
     sample,
@@ -170,20 +177,11 @@ def test_mh_is_exact_on_the_free_coordinates(case, knobs):
     graph = DenseGraph.from_labels(lab.x, lab.e, lab.node_mask, TX, TE, torch.float64)
     target = TargetEnergy(QuadraticEnergy(N, TX, TE, seed=3))
     ev = target.evaluate(graph)
-    logq = torch.empty(S, S, dtype=torch.float64)
-    for b in range(S):
-        src = GraphLabels(lab.x[b:b + 1].expand(S, -1), lab.e[b:b + 1].expand(S, -1, -1), lab.node_mask)
-        logits = proposal_logits(src, ev.grad_x[b:b + 1].expand(S, -1, -1), ev.grad_e[b:b + 1].expand(S, -1, -1, -1),
-                                 *knobs, frozen=frozen)
-        logq[b] = proposal_log_prob(logits, lab)
+    beta = 1.3
+    P, logq = exact_mh_matrix(lab, ev, beta, knobs, frozen=frozen)
     # the proposal is a distribution on the restricted space: nothing leaks to frozen-changing states
     assert torch.allclose(logq.exp().sum(1), torch.ones(S, dtype=torch.float64), atol=1e-12)
-    beta = 1.3
     energy = ev.energy.double()
-    log_alpha = -beta * (energy[None, :] - energy[:, None]) + logq.T - logq
-    P = logq.exp() * log_alpha.clamp(max=0).exp()
-    P.fill_diagonal_(0)
-    P += torch.diag(1 - P.sum(1))
     pi = torch.softmax(-beta * energy, 0)  # π conditioned on the frozen coordinates
     flow = pi[:, None] * P
     assert torch.allclose(flow, flow.T, atol=1e-14)

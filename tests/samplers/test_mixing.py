@@ -4,7 +4,14 @@ import math
 
 import pytest
 import torch
-from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, mixing_only, state_index
+from sampler_toys import (
+    MLPEnergy,
+    QuadraticEnergy,
+    enumerate_states,
+    exact_mh_matrix,
+    mixing_only,
+    state_index,
+)
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
 from graph_energy.samplers import (
@@ -12,7 +19,6 @@ from graph_energy.samplers import (
     FunctionTerm,
     LangevinProposal,
     TargetEnergy,
-    mh_accept,
     proposal_log_prob,
     proposal_logits,
     propose,
@@ -94,26 +100,8 @@ def transition_matrix(target: TargetEnergy, beta_mh: float, knobs) -> tuple[torc
     """Exact MH transition matrix ``P (S,S)`` of the kernel and the target ``π (S,)``."""
     lab, graph = all_states()
     ev = target.evaluate(graph)
-    S = lab.x.shape[0]
-    logq = torch.empty(S, S, dtype=torch.float64)
-    for b in range(S):
-        src = GraphLabels(lab.x[b:b + 1].expand(S, -1), lab.e[b:b + 1].expand(S, -1, -1), lab.node_mask)
-        logits = proposal_logits(src, ev.grad_x[b:b + 1].expand(S, -1, -1), ev.grad_e[b:b + 1].expand(S, -1, -1, -1),
-                                 *knobs)
-        logq[b] = proposal_log_prob(logits, lab)
-    energy = ev.energy.double()
-    # the library's acceptance rule, for every (from, to) pair at once
-    delta = energy[None, :] - energy[:, None]
-    noop = torch.eye(S, dtype=torch.bool)
-    beta = torch.full((S * S,), beta_mh, dtype=torch.float64)
-    _, log_alpha = mh_accept(delta.flatten(), logq.flatten(), logq.T.flatten(), beta, noop.flatten(),
-                             torch.Generator().manual_seed(0))
-    log_alpha = log_alpha.view(S, S)
-    P = logq.exp() * log_alpha.clamp(max=0).exp()
-    P.fill_diagonal_(0)
-    P += torch.diag(1 - P.sum(1))
-    pi = torch.softmax(-beta_mh * energy, 0)
-    return P, pi
+    P, _ = exact_mh_matrix(lab, ev, beta_mh, knobs)
+    return P, torch.softmax(-beta_mh * ev.energy.double(), 0)
 
 
 @pytest.mark.parametrize("name", ["quadratic", "mlp+nondiff"])

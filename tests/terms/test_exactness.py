@@ -5,7 +5,7 @@ labelled graphs are valid molecules), exact transition matrices and long driver 
 import math
 
 import torch
-from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, state_index
+from sampler_toys import MLPEnergy, QuadraticEnergy, enumerate_states, exact_mh_matrix, state_index
 from term_toys import DE, DX, TOY_SPEC, N
 
 from graph_energy.data.dense import DenseGraph, GraphLabels
@@ -17,8 +17,6 @@ from graph_energy.samplers import (
     Sampler,
     TargetEnergy,
     mh_accept,
-    proposal_log_prob,
-    proposal_logits,
     sample,
 )
 from graph_energy.terms import PredictorTerm, Target, property_term
@@ -58,23 +56,11 @@ def reference_energy(model, lab, graph) -> torch.Tensor:
 
 
 def transition_matrix(target: TargetEnergy, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact MH transition matrix ``P (S,S)`` of the discrete-Langevin kernel for ``target``, with the
-    acceptance of :func:`mh_accept` (a NaN or −inf log-ratio accepts with probability 0)."""
+    """Exact MH transition matrix ``P (S,S)`` of the discrete-Langevin kernel for ``target`` (the library's
+    proposal and :func:`mh_accept`; a NaN or −inf log-ratio accepts with probability 0)."""
     lab, graph = all_states()
     ev = target.evaluate(graph)
-    logq = torch.empty(S, S, dtype=torch.float64)
-    for b in range(S):
-        src = GraphLabels(lab.x[b:b + 1].expand(S, -1), lab.e[b:b + 1].expand(S, -1, -1), lab.node_mask)
-        logits = proposal_logits(src, ev.grad_x[b:b + 1].expand(S, -1, -1), ev.grad_e[b:b + 1].expand(S, -1, -1, -1),
-                                 *KNOBS)
-        logq[b] = proposal_log_prob(logits, lab)
-    energy = ev.energy.double()
-    log_alpha = -beta * (energy[None, :] - energy[:, None]) + logq.T - logq
-    accept = torch.nan_to_num(log_alpha.clamp(max=0).exp(), nan=0.0)
-    P = logq.exp() * accept
-    P.fill_diagonal_(0)
-    P += torch.diag(1 - P.sum(1))
-    return P, energy
+    return exact_mh_matrix(lab, ev, beta, KNOBS)[0], ev.energy.double()
 
 
 def check_stationary(P: torch.Tensor, pi: torch.Tensor) -> None:
