@@ -237,7 +237,7 @@ def run(cfg: dict) -> dict:
     if cfg.get("num_threads"):
         torch.set_num_threads(_positive_int(cfg, "num_threads"))
     n, batch_size = _positive_int(cfg, "num_samples"), _positive_int(cfg, "batch_size")
-    workers = 1 if cfg.get("scaffold") else _workers(cfg)  # scaffold sampling runs in this process
+    workers = _workers(cfg)
     if cfg.get("overwrite") and cfg.get("resume"):
         raise ValueError("overwrite=true and resume=true contradict each other; pass one of them")
     ckpt_path = Path(cfg["ckpt"]).expanduser() if cfg.get("ckpt") else default_checkpoint()
@@ -285,7 +285,7 @@ def _sample_and_report(cfg: dict, output, n: int, batch_size: int, workers: int)
             with _sigterm_as_interrupt():
                 if cfg.get("scaffold"):
                     result = sample_scaffold(cfg, loaded, sampler, terms, n, batch_size, done,
-                                             on_batch if output is not None else None)
+                                             on_batch if output is not None else None, workers)
                 else:
                     result = generate(target, loaded.spec, loaded.stats, n=n, batch_size=batch_size,
                                       num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]), sampler=sampler,
@@ -321,8 +321,9 @@ def _sample_and_report(cfg: dict, output, n: int, batch_size: int, workers: int)
     return summary
 
 
-def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, start_batch: int, on_batch):
-    """``scaffold=``: keep the substructure fixed and sample the free atoms (one process; see
+def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, start_batch: int, on_batch,
+                    workers: int = 1):
+    """``scaffold=``: keep the substructure fixed and sample the free atoms (see
     :func:`graph_energy.samplers.generate_inpainted`)."""
     from graph_energy.chem.fragments import parse_template
     from graph_energy.models.flow import model_kind
@@ -340,7 +341,8 @@ def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, 
     return generate_inpainted(loaded.model, loaded.spec, fixed, loaded.stats, n=n, batch_size=batch_size,
                               num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]), sampler=sampler,
                               extra_terms=terms, connect=connect, device=cfg.get("device", "cpu"),
-                              progress=bool(cfg.get("progress", True)), on_batch=on_batch, start_batch=start_batch)
+                              progress=bool(cfg.get("progress", True)), on_batch=on_batch, start_batch=start_batch,
+                              workers=workers)
 
 
 def _caption(cfg: dict, ckpt, sampler) -> str:

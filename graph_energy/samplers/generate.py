@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
+from graph_energy.data.dense import DenseGraph
 from graph_energy.samplers.build import build_sampler
 from graph_energy.samplers.driver import sample
 from graph_energy.samplers.phases import Sampler
@@ -94,8 +95,18 @@ _JOB: dict | None = None
 
 def _sample_batch(job: dict, counts: Tensor, seed: int) -> SampleResult:
     gen = torch.Generator(device=job["device"]).manual_seed(seed)
-    return sample(job["model"], job["spec"], counts.to(job["device"]), job["sampler"], gen,
-                  extra_terms=job["extra_terms"], noise=job["noise"], calibration=job["calibration"])
+    counts = counts.to(job["device"])
+    if job["start"] is None:
+        return sample(job["model"], job["spec"], counts, job["sampler"], gen,
+                      extra_terms=job["extra_terms"], noise=job["noise"], calibration=job["calibration"])
+    # the same first draw as sample() makes from noise, then the caller's edit of the start (e.g. a scaffold)
+    noise = job["noise"]
+    if noise is None:
+        from graph_energy.noise import UniformNoise
+        noise = UniformNoise(job["spec"].num_atom_types, job["spec"].num_bond_types)
+    initial, frozen = job["start"](noise.sample(counts, generator=gen))
+    return sample(job["model"], job["spec"], sampler=job["sampler"], generator=gen, extra_terms=job["extra_terms"],
+                  initial=initial, frozen=frozen, calibration=job["calibration"])
 
 
 def _worker_init(threads: int) -> None:
@@ -137,7 +148,8 @@ def generate(model, spec, stats=None, n: int = 1000, batch_size: int = 256, num_
              device: str | torch.device = "cpu", progress: bool = False,
              on_batch: Callable[[SampleResult], None] | None = None,
              calibration: Calibration | dict | None = None, trusted: bool = False, workers: int = 1,
-             start_batch: int = 0) -> SampleResult:
+             start_batch: int = 0, counts: Tensor | None = None,
+             start: Callable[[DenseGraph], tuple[DenseGraph, object]] | None = None) -> SampleResult:
     """Generate ``n`` molecules in batches of ``batch_size`` (the last one partial).
 
     Node counts are drawn once for all ``n`` samples from a generator seeded with ``seed`` (see
@@ -155,6 +167,9 @@ def generate(model, spec, stats=None, n: int = 1000, batch_size: int = 256, num_
         start_batch: skip the batches before this index (continuing an interrupted run: the
             remaining batches are exactly those of the full run).
         on_batch: called in the calling process with each finished batch, in batch order.
+        counts: ``(n,)`` node counts to use instead of drawing them from ``num_nodes`` / ``stats``.
+        start: ``start(noise_graphs) -> (initial_graphs, frozen)``: edits each batch's noise start and
+            gives the coordinates its chains must keep (scaffold-constrained sampling); ``None``: plain noise.
 
     Returns:
         The batches ``start_batch, ...`` concatenated; ``wall_time`` is the elapsed time of this call.
@@ -175,9 +190,12 @@ def generate(model, spec, stats=None, n: int = 1000, batch_size: int = 256, num_
     if workers > 1 and device.type != "cpu":
         raise ValueError(f"workers={workers} runs CPU processes; with device={device} pass workers=1")
     cpu_gen = torch.Generator().manual_seed(int(seed))
-    counts = resolve_num_nodes(n, num_nodes, stats, cpu_gen, getattr(spec, "max_nodes", None))
+    if counts is None:
+        counts = resolve_num_nodes(n, num_nodes, stats, cpu_gen, getattr(spec, "max_nodes", None))
+    elif counts.shape != (n,):
+        raise ValueError(f"counts must have shape ({n},), got {tuple(counts.shape)}")
     job = dict(model=model, spec=spec, sampler=sampler, extra_terms=tuple(extra_terms), noise=noise,
-               calibration=calibration, device=device)
+               calibration=calibration, device=device, start=start)
     tasks = [(b, counts[b * batch_size:(b + 1) * batch_size], batch_seed(seed, b))
              for b in range(start_batch, num_batches)]
     results = []

@@ -17,11 +17,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from graph_energy.samplers.build import build_sampler
 from graph_energy.samplers.constraints import ConnectedTerm, ValenceTerm
-from graph_energy.samplers.driver import sample
 from graph_energy.samplers.frozen import FixedPart, fixed_start
-from graph_energy.samplers.generate import batch_seed, resolve_num_nodes
+from graph_energy.samplers.generate import generate, resolve_num_nodes
 from graph_energy.samplers.phases import Sampler
 from graph_energy.samplers.state import SampleResult
 from graph_energy.samplers.switch import Calibration
@@ -56,7 +54,8 @@ def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000,
                        extra_terms: Sequence[EnergyTerm] = (), noise=None, connect: bool = False,
                        connect_weight: float = 4.0, valence_weight: float = 4.0, device: str | torch.device = "cpu",
                        progress: bool = False, calibration: Calibration | dict | None = None, trusted: bool = False,
-                       on_batch: Callable[[SampleResult], None] | None = None, start_batch: int = 0) -> SampleResult:
+                       on_batch: Callable[[SampleResult], None] | None = None, start_batch: int = 0,
+                       workers: int = 1) -> SampleResult:
     """Generate ``n`` molecules that keep ``fixed`` on their first ``k`` nodes (module docstring).
 
     Args:
@@ -65,45 +64,19 @@ def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000,
         num_nodes: total heavy atoms: an int, ``[lo, hi]``, or ``None`` (training histogram, sizes ``>= k``).
         connect: add a connectivity term (linking fragments); ``connect_weight`` per extra component.
         valence_weight: weight of the valence term (0: none).
-        on_batch, start_batch: as in :func:`~graph_energy.samplers.generate` (one process only).
+        on_batch, start_batch, workers: as in :func:`~graph_energy.samplers.generate`.
         Other arguments as in :func:`~graph_energy.samplers.generate` (batch ``i`` runs from its own
         generator seeded with ``batch_seed(seed, i)``).
     """
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
-    if not 0 <= start_batch < -(-n // batch_size):
-        raise ValueError(f"start_batch={start_batch} is outside the run's {-(-n // batch_size)} batches")
-    sampler = build_sampler(sampler, trusted=trusted)
-    if isinstance(calibration, dict):
-        calibration = Calibration.from_dict(calibration)
     terms = list(extra_terms) + ([ConnectedTerm(connect_weight)] if connect else [])
     terms += [ValenceTerm(spec, valence_weight)] if valence_weight else []
-    device = torch.device(device)
-    cpu_gen = torch.Generator().manual_seed(int(seed))
     min_nodes = fixed.num_atoms + (1 if connect else 0)
     why = f"{fixed.num_atoms} fixed atoms" + (" plus one free atom to link the fragments" if connect else "")
-    counts = inpaint_sizes(n, num_nodes, stats, cpu_gen, min_nodes, getattr(spec, "max_nodes", None), why)
-    if noise is None:
-        from graph_energy.noise import UniformNoise
-        noise = UniformNoise(spec.num_atom_types, spec.num_bond_types)
-    results = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n, desc="molecules", unit="mol")
-    for b, start in enumerate(range(0, n, batch_size)):
-        if b < start_batch:
-            continue
-        gen = torch.Generator(device=device).manual_seed(batch_seed(seed, b))  # as generate(): one seed per batch
-        initial, frozen = fixed_start(fixed, noise.sample(counts[start:start + batch_size].to(device), generator=gen),
-                                      spec.bond_orders)
-        res = sample(model, spec, sampler=sampler, generator=gen, extra_terms=terms, initial=initial, frozen=frozen,
-                     calibration=calibration)
-        results.append(res)
-        if on_batch is not None:
-            on_batch(res)
-        if bar is not None:
-            bar.update(len(res))
-    if bar is not None:
-        bar.close()
-    return SampleResult.cat(results)
+    counts = inpaint_sizes(n, num_nodes, stats, torch.Generator().manual_seed(int(seed)), min_nodes,
+                           getattr(spec, "max_nodes", None), why)
+    return generate(model, spec, stats, n=n, batch_size=batch_size, seed=seed, sampler=sampler, extra_terms=terms,
+                    noise=noise, device=device, progress=progress, on_batch=on_batch, calibration=calibration,
+                    trusted=trusted, workers=workers, start_batch=start_batch, counts=counts,
+                    start=lambda graphs: fixed_start(fixed, graphs, spec.bond_orders))
