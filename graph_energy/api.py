@@ -295,13 +295,10 @@ class GEMModel:
 
     def _sample_scaffold(self, scaffold, connect, **kw):
         """:func:`~graph_energy.samplers.generate_inpainted` with the template parsed under this model's spec."""
-        from graph_energy.chem.fragments import parse_template
-        from graph_energy.samplers import FixedPart, generate_inpainted
+        from graph_energy.samplers.inpaint import generate_inpainted, scaffold_part
 
         self._need_energy("sample(scaffold=...)")
-        template = parse_template(scaffold, self.spec)
-        fixed = FixedPart.with_capacity(template.x, template.e, template.attach, self.spec)
-        link = template.num_fragments > 1 if connect is None else bool(connect)
+        fixed, link, _ = scaffold_part(scaffold, self.spec, connect)
         return generate_inpainted(self.model, self.spec, fixed, self.stats, connect=link, device=self.device, **kw)
 
     def calibrate(self, split: str = "val", num_graphs: int = 1000, quantile: float = 0.5, dataset=None,

@@ -325,16 +325,12 @@ def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, 
                     workers: int = 1):
     """``scaffold=``: keep the substructure fixed and sample the free atoms (see
     :func:`graph_energy.samplers.generate_inpainted`)."""
-    from graph_energy.chem.fragments import parse_template
     from graph_energy.models.flow import model_kind
-    from graph_energy.samplers import FixedPart, generate_inpainted
+    from graph_energy.samplers.inpaint import generate_inpainted, scaffold_part
 
     if model_kind(loaded.model) != "energy":
         raise ValueError("scaffold= needs a GEM energy model; this is a discrete flow-matching checkpoint")
-    template = parse_template(cfg["scaffold"], loaded.spec)
-    fixed = FixedPart.with_capacity(template.x, template.e, template.attach, loaded.spec)
-    connect = cfg.get("scaffold_connect")
-    connect = template.num_fragments > 1 if connect is None else bool(connect)
+    fixed, connect, template = scaffold_part(cfg["scaffold"], loaded.spec, cfg.get("scaffold_connect"))
     log.info("scaffold %s: %d fixed atoms%s%s", template.smiles, template.num_atoms,
              ", attachment points only" if template.has_attachment_points else "",
              f", {template.num_fragments} fragments to link" if template.num_fragments > 1 else "")

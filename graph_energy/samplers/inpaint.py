@@ -49,6 +49,19 @@ def inpaint_sizes(n: int, num_nodes, stats, generator: torch.Generator, min_node
     return counts
 
 
+def scaffold_part(scaffold, spec, connect: bool | None = None):
+    """The fixed part of a scaffold/decorate/link request: ``(fixed, connect, template)``.
+
+    ``scaffold`` is a SMILES/SMARTS (or a list of fragments) parsed under ``spec``; ``connect=None``
+    links the fragments (a connectivity term) exactly when there are several.
+    """
+    from graph_energy.chem.fragments import parse_template
+
+    template = parse_template(scaffold, spec)
+    fixed = FixedPart.with_capacity(template.x, template.e, template.attach, spec)
+    return fixed, (template.num_fragments > 1 if connect is None else bool(connect)), template
+
+
 def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000, batch_size: int = 256,
                        num_nodes=None, seed: int = 0, sampler: Sampler | dict | None = None,
                        extra_terms: Sequence[EnergyTerm] = (), noise=None, connect: bool = False,
