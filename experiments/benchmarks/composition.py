@@ -1,13 +1,13 @@
 """Compositional generation with the bundled QM9 model: a product of two cheaply fine-tuned experts.
 
 Two copies of the bundled model (``graph_energy/assets/qm9.pt``) are fine-tuned for a few hundred
-phase-1 (transport-loss) updates on QM9 training subsets: molecules with a ring, and molecules
-with a nitrogen. Their sum ``E_ring + E_N`` (``ge.compose(ring, nitrogen)``), the same sum with the
-shared base divided out once (``E_ring + E_N − E_base``: ``p_ring·p_N / p_base``) and a negation
-(``E_ring + E_base − E_N``: rings, *not* what the nitrogen expert adds) are sampled with the same
-sampler as the single models. The table gives, among valid samples, the rates of "has a ring",
-"contains N" and both, for the QM9 test molecules, the base model, each expert and each composition,
-with validity and uniqueness beside them.
+phase-1 (transport-loss) updates on QM9 training subsets with two attributes ``a`` and ``b``
+(default: an aromatic ring, and a carbonyl group; ``--attributes ring nitrogen`` for the other
+pair). Their sum ``E_a + E_b`` (``ge.compose(a, b)``), the same sum with the shared base divided out
+once (``E_a + E_b − E_base``: ``p_a·p_b / p_base``) and a negation (``E_a + E_base − E_b``: ``a``,
+*not* what the ``b`` expert adds) are sampled with the same sampler as the single models. The table
+gives, among valid samples, the rates of each attribute and of both, for the QM9 test molecules, the
+base model, each expert and each composition, with validity and uniqueness beside them.
 
     python experiments/benchmarks/composition.py            # full protocol (fine-tune 300 updates, 1,000 samples)
     python experiments/benchmarks/composition.py --quick    # smoke test (2 updates, 16 samples)
@@ -33,7 +33,12 @@ from graph_energy.terms.composition import compose
 
 log = logging.getLogger("composition")
 
-ATTRIBUTES = {"ring": ("rings", 1), "nitrogen": ("count_N", 1)}  # property >= threshold
+#: Attributes an expert can be fine-tuned for: (property of graph_energy.terms, threshold): property >= threshold.
+#: Default pair aromatic + carbonyl: 35 % and 27 % of QM9 test molecules, both at once only 4.9 %, so a
+#: product of experts has room to beat either expert alone (ring + nitrogen: 87 % and 68 %, both 57 %).
+ATTRIBUTE_CHOICES = {"ring": ("rings", 1), "nitrogen": ("count_N", 1), "aromatic": ("smarts:a", 1),
+                     "carbonyl": ("smarts:[CX3]=[OX1]", 1)}
+ATTRIBUTES = {k: ATTRIBUTE_CHOICES[k] for k in ("aromatic", "carbonyl")}
 
 
 def attributes(smiles: list[str]) -> dict[str, np.ndarray]:
@@ -47,7 +52,8 @@ def attributes(smiles: list[str]) -> dict[str, np.ndarray]:
             continue
         for k, (prop, lo) in ATTRIBUTES.items():
             out[k][i] = property_by_name(prop)(mol) >= lo
-    out["both"] = out["ring"] & out["nitrogen"]
+    first, second = list(ATTRIBUTES)
+    out["both"] = out[first] & out[second]
     return out
 
 
@@ -148,14 +154,14 @@ def run(args) -> dict:
             fine_tune(base, subset, work / name, args.steps, args.batch_size_train, args.lr, args.seed)
             log.info("%s expert: %.0f s", name, time.perf_counter() - t0)
         experts[name] = ge.load(path)
-    ring, nitro = experts["ring"], experts["nitrogen"]
+    (na, ea), (nb, eb) = experts.items()
     models = {
         "base": base,
-        "ring": ring,
-        "nitrogen": nitro,
-        "sum": compose(ring, nitro),
-        "sum_minus_base": compose(ring, nitro, (base, -1.0)),
-        "ring_not_nitrogen": compose(ring, (base, 1.0), (nitro, -1.0)),
+        na: ea,
+        nb: eb,
+        "sum": compose(ea, eb),
+        "sum_minus_base": compose(ea, eb, (base, -1.0)),
+        f"{na}_not_{nb}": compose(ea, (base, 1.0), (eb, -1.0)),
     }
     test = splits["test"][: args.reference or None]
     table = {"data_test": {"num_molecules": len(test), **rates(test)}}
@@ -165,8 +171,8 @@ def run(args) -> dict:
     return {"protocol": {"experts": {k: {"subset": f"QM9 train molecules with {ATTRIBUTES[k][0]} >= {ATTRIBUTES[k][1]}",
                                          "updates": args.steps, "batch_size": args.batch_size_train, "lr": args.lr}
                                      for k in ATTRIBUTES},
-                         "compositions": {"sum": "E_ring + E_nitrogen", "sum_minus_base": "E_ring + E_nitrogen - E_base",
-                                          "ring_not_nitrogen": "E_ring + E_base - E_nitrogen"},
+                         "compositions": {"sum": f"E_{na} + E_{nb}", "sum_minus_base": f"E_{na} + E_{nb} - E_base",
+                                          f"{na}_not_{nb}": f"E_{na} + E_base - E_{nb}"},
                          "num_samples": args.n, "sampler": "default", "seed": args.seed, "quick": bool(args.quick),
                          "rates": "fractions of the valid samples"},
             "table": table, "environment": environment()}
@@ -176,6 +182,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke test: 2 fine-tuning updates, 16 samples per model")
     p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--attributes", nargs=2, default=list(ATTRIBUTES), choices=list(ATTRIBUTE_CHOICES),
+                   help="the two experts' attributes (default: aromatic carbonyl)")
     p.add_argument("--steps", type=int, default=300, help="fine-tuning updates per expert")
     p.add_argument("--batch-size-train", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -187,6 +195,10 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="reuse fine-tuned experts found under --work")
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    if args.attributes[0] == args.attributes[1]:
+        p.error("--attributes needs two different attributes")
+    global ATTRIBUTES
+    ATTRIBUTES = {k: ATTRIBUTE_CHOICES[k] for k in args.attributes}
     if args.quick:
         args.n, args.steps, args.max_train, args.reference = 16, 2, args.max_train or 256, args.reference or 2000
         args.work = args.work if args.work != "runs/composition" else "runs/composition_quick"

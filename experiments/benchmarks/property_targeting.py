@@ -13,7 +13,8 @@ the same targets with unguided samples. Dipole moment μ in Debye, HOMO in eV (Q
 valid molecule, linearly calibrated on the target molecules (xTB HOMO energies are offset from the
 DFT labels), reported as a second MAE.
 
-Predictors (``--train`` runs gem-train four times, ~10 CPU minutes each; or pass the checkpoints)::
+Predictors (``--train`` runs ``gem-train experiment=qm9_property`` four times, ~10 CPU minutes each; or pass
+the checkpoints)::
 
     python experiments/benchmarks/property_targeting.py --train
     python experiments/benchmarks/property_targeting.py --guide-mu G --oracle-mu O --guide-homo G2 --oracle-homo O2
@@ -49,7 +50,7 @@ PUBLISHED = {"DiGress": {"mu": 0.80, "homo": 0.61}, "GrIDDD": {"mu": 0.66, "homo
              "units": "as stated in the issue; check the papers (PyG QM9: mu Debye, HOMO eV)"}
 
 
-def train_predictor(prop: str, half: int, run_dir: Path, quick: bool) -> Path:
+def train_predictor(prop: str, half: int, run_dir: Path, quick: bool, steps: int | None = None) -> Path:
     """``gem-train experiment=qm9_property property=<prop> dataset.labels_half=<half>``; returns last.pt."""
     ckpt = run_dir / "checkpoints" / "last.pt"
     if ckpt.is_file():
@@ -59,6 +60,8 @@ def train_predictor(prop: str, half: int, run_dir: Path, quick: bool) -> Path:
            f"dataset.labels_half={half}", f"train.run_dir={run_dir.absolute()}", "tracker=none", "train.num_threads=1"]
     if quick:
         cmd += ["train.max_steps=3", "train.val_every=0", "train.log_every=1"]
+    elif steps:
+        cmd += [f"train.max_steps={steps}"]
     log.info("training: %s", " ".join(cmd[2:]))
     subprocess.run(cmd, check=True)
     return ckpt
@@ -151,7 +154,8 @@ def run(args) -> dict:
             if given:
                 ckpts[(prop, role)] = Path(given)
             elif args.train:
-                ckpts[(prop, role)] = train_predictor(prop, half, work / f"{prop}_{role}", args.quick)
+                ckpts[(prop, role)] = train_predictor(prop, half, work / f"{prop}_{role}", args.quick,
+                                                          args.train_steps)
             else:
                 raise SystemExit(f"pass --{role}-{prop} <checkpoint> or --train")
     test_smiles, labels = qm9_labelled_split("test", list(args.properties))
@@ -229,6 +233,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smoke test: 3-step predictors, 3 targets x 2 samples")
     p.add_argument("--train", action="store_true", help="train missing predictors with gem-train under --work")
     p.add_argument("--work", default="runs/property_targeting")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="updates per predictor (default: the experiment's train.max_steps)")
     for prop in PROPS:
         p.add_argument(f"--guide-{prop}", dest=f"guide_{prop}", default=None, help=f"guiding {prop} predictor checkpoint")
         p.add_argument(f"--oracle-{prop}", dest=f"oracle_{prop}", default=None, help=f"oracle {prop} predictor checkpoint")

@@ -35,7 +35,14 @@ from graph_energy.samplers.schedules import (
     as_schedule,
 )
 from graph_energy.samplers.state import ChainState, SampleResult
-from graph_energy.samplers.switch import Calibration, EnergySwitch, Switch, SwitchReason, calibrate_thresholds
+from graph_energy.samplers.switch import (
+    Calibration,
+    EnergySwitch,
+    Switch,
+    SwitchReason,
+    TermSwitch,
+    calibrate_thresholds,
+)
 from graph_energy.samplers.target import EnergyTerm, FunctionTerm, ModelTerm, TargetEnergy, TargetEval
 from graph_energy.samplers.thresholds import PerSizeQuantile, PooledQuantile, ThresholdEstimator
 from graph_energy.samplers.transport import GreedyTransport, greedy_transport_step
@@ -47,7 +54,7 @@ __all__ = [
     "DiscreteLangevinMH", "LangevinProposal", "mh_accept", "proposal_log_prob", "proposal_logits", "propose",
     "GreedyTransport", "greedy_transport_step", "Deltas", "coordinate_deltas",
     "Schedule", "ConstantSchedule", "LinearSchedule", "GeometricSchedule", "as_schedule",
-    "ChainState", "SampleResult", "Calibration", "Switch", "EnergySwitch", "SwitchReason", "calibrate_thresholds",
+    "ChainState", "SampleResult", "Calibration", "Switch", "EnergySwitch", "TermSwitch", "SwitchReason", "calibrate_thresholds",
     "ThresholdEstimator", "PooledQuantile", "PerSizeQuantile",
     "EnergyTerm", "FunctionTerm", "ModelTerm", "TargetEnergy", "TargetEval",
     "FrozenMask", "FixedPart", "fixed_start", "generate_inpainted", "inpaint_sizes", "ConnectedTerm", "num_components",

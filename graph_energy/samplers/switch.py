@@ -17,7 +17,7 @@ from graph_energy.config import Configurable, target_name, to_config
 from graph_energy.samplers.kernels import ChainView, ConfigRepr
 from graph_energy.samplers.thresholds import Calibration, calibrate_thresholds, data_energies
 
-__all__ = ["Calibration", "calibrate_thresholds", "data_energies", "Switch", "EnergySwitch", "SwitchReason"]
+__all__ = ["Calibration", "calibrate_thresholds", "data_energies", "Switch", "EnergySwitch", "TermSwitch", "SwitchReason"]
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +110,43 @@ class EnergySwitch(Switch):
         cal = None if self.calibration is None else f"q={self.calibration.quantile}"
         return (f"EnergySwitch(energy={self.energy}, on_arrival={self.on_arrival}, margin={self.margin}, "
                 f"calibration={cal})")
+
+
+class TermSwitch(Switch):
+    """A chain moves on once the extra energy terms it is checked against are satisfied.
+
+    With flat-bottom windows, bounds and hard constraints (:mod:`graph_energy.terms`) a term's value
+    is ``0`` inside its window, so "satisfied" means every checked weighted term value is at most
+    ``tol``. Used as the switch of a phase that keeps mixing only the chains still outside their
+    windows (``conf/sampler/constrained.yaml``): chains already inside pass the phase at once, the
+    others keep taking MH steps on the same target until they are inside or reach the phase's cap.
+
+    Args:
+        terms: names of the terms to check (``None``: every term except the model energy). A name
+            the target does not have is an error at the first check.
+        tol: largest weighted term value that counts as satisfied.
+        on_arrival: as in :class:`Switch` (MH kernels never report arrival).
+    """
+
+    def __init__(self, terms: list[str] | None = None, tol: float = 0.0, on_arrival: bool = True) -> None:
+        super().__init__(on_arrival)
+        if terms is not None and (isinstance(terms, str) or not all(isinstance(t, str) for t in terms)):
+            raise TypeError(f"TermSwitch terms must be a list of term names or null, got {terms!r}")
+        self.terms = None if terms is None else list(terms)
+        self.tol = float(tol)
+
+    def fired(self, state: ChainView, data: dict[str, Tensor]) -> Tensor:
+        values = state.eval.terms
+        names = list(values) if self.terms is None else self.terms
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise KeyError(f"TermSwitch checks terms {missing} but the target has {sorted(values)}; "
+                           "name terms that are passed to the sampler (or terms: null for all)")
+        ok = torch.ones(state.graph.batch_size, dtype=torch.bool, device=state.graph.x.device)
+        for n in names:
+            v = values[n]
+            ok = ok & (v.double() <= self.tol)   # NaN (never expected) counts as not satisfied
+        return ok
+
+    def __repr__(self) -> str:
+        return f"TermSwitch(terms={self.terms}, tol={self.tol})"

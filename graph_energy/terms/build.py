@@ -9,7 +9,9 @@ short forms need none::
     expert:      {ckpt: runs/ring/checkpoints/last.pt, weight: 1.0}       # a second energy model
 
 The penalty follows from the keys: ``target`` → :class:`Target`; ``lo`` and ``hi`` → :class:`Window`;
-one of them → :class:`Bound`; ``hard: true`` → :class:`Hard` on ``[lo, hi]``. ``temperature: T``
+one of them → :class:`Bound`; ``hard: true`` → :class:`Hard` on ``[lo, hi]``; ``step: s`` adds a jump
+of ``s`` at a window's or bound's edge (so that states just outside are not nearly as likely as
+states inside; :class:`~graph_energy.terms.penalties.Window`). ``temperature: T``
 sets ``weight = 1/T``. A node set to ``null`` is left out. The presets of ``conf/terms/`` are such
 nodes (``gem-sample terms=[logp_window] terms.logp_window.lo=1.5``; :func:`preset` in Python).
 """
@@ -41,36 +43,39 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "conf" / "terms"
 
 
 def make_penalty(target: float | None = None, lo: float | None = None, hi: float | None = None,
-                 hard: bool = False, scale: float = 1.0) -> Penalty:
+                 hard: bool = False, scale: float = 1.0, step: float = 0.0) -> Penalty:
     """The penalty the short form's keys describe (see the module docstring)."""
     if target is not None:
-        if lo is not None or hi is not None or hard:
-            raise ValueError(f"give either target={target} or a window (lo/hi, hard), not both")
+        if lo is not None or hi is not None or hard or step:
+            raise ValueError(f"give either target={target} or a window (lo/hi, hard, step), not both")
         return Target(target, scale)
     if hard:
+        if step:
+            raise ValueError("step is the edge of a soft window; a hard window is already infinite outside")
         return Hard(lo, hi)
     if lo is None and hi is None:
         raise ValueError("a term needs target=..., or lo=... and/or hi=... (a window or bound)")
-    return Window(lo, hi, scale) if lo is not None and hi is not None else Bound(lo, hi, scale)
+    return Window(lo, hi, scale, step) if lo is not None and hi is not None else Bound(lo, hi, scale, step)
 
 
 def property_term(property: str, target: float | None = None, lo: float | None = None, hi: float | None = None,
                   hard: bool = False, scale: float = 1.0, weight: float = 1.0, temperature: float | None = None,
-                  invalid_penalty: float = DEFAULT_INVALID_PENALTY, name: str | None = None) -> PropertyTerm:
+                  invalid_penalty: float = DEFAULT_INVALID_PENALTY, name: str | None = None,
+                  step: float = 0.0) -> PropertyTerm:
     """An exact (RDKit) property term from the short form, e.g. ``property_term("logp", lo=2, hi=3)``."""
-    return PropertyTerm(property, make_penalty(target, lo, hi, hard, scale), weight=weight, name=name,
+    return PropertyTerm(property, make_penalty(target, lo, hi, hard, scale, step), weight=weight, name=name,
                         invalid_penalty=invalid_penalty, temperature=temperature)
 
 
 def predictor_term(predictor: str, property: str | None = None, target: float | None = None,
                    lo: float | None = None, hi: float | None = None, hard: bool = False, scale: float = 1.0,
                    weight: float = 1.0, temperature: float | None = None, name: str | None = None,
-                   use_ema: bool = True, device: str = "cpu") -> PredictorTerm:
+                   use_ema: bool = True, device: str = "cpu", step: float = 0.0) -> PredictorTerm:
     """A learned-predictor term from the short form (``predictor`` is the checkpoint path)."""
     if not predictor:
         raise ValueError(f"term {name or 'predictor'!r}: set predictor=<checkpoint of gem-train "
                          "experiment=qm9_property property=...>")
-    return PredictorTerm(ckpt=predictor, penalty=make_penalty(target, lo, hi, hard, scale), property=property,
+    return PredictorTerm(ckpt=predictor, penalty=make_penalty(target, lo, hi, hard, scale, step), property=property,
                          weight=weight, name=name, temperature=temperature, use_ema=use_ema, device=device)
 
 

@@ -4,7 +4,8 @@ A :class:`Penalty` maps property values ``p (B,)`` to non-negative energies ``(B
 operations, so the same shapes serve exact (RDKit) terms and differentiable learned predictors:
 
 * :class:`Target`  ``((p − t) / scale)²``;
-* :class:`Window`  flat bottom: ``0`` on ``[lo, hi]``, ``((lo − p) / scale)²`` below, ``((p − hi) / scale)²`` above;
+* :class:`Window`  flat bottom: ``0`` on ``[lo, hi]``, ``step + ((lo − p) / scale)²`` below,
+  ``step + ((p − hi) / scale)²`` above (``step`` a jump at the edge, default 0);
 * :class:`Bound`   a window open on one side (only ``lo`` or only ``hi``);
 * :class:`Hard`    ``0`` on ``[lo, hi]``, ``+inf`` outside: an MH chain never accepts a state outside
   (``exp(−β·inf) = 0``), and a chain that starts outside moves to the first allowed state it proposes.
@@ -112,19 +113,31 @@ class Target(Penalty):
 
 
 class Window(Penalty):
-    """Flat-bottom window: 0 on ``[lo, hi]``, quadratic outside (``((distance) / scale)²``).
+    """Flat-bottom window: 0 on ``[lo, hi]``, ``step + (distance / scale)²`` outside.
+
+    A quadratic alone makes a state just outside the window almost as likely as one inside (a
+    property that moves in small increments leaks across the edge at any temperature); ``step > 0``
+    puts a jump of that height at the edge, so that at ``β_mh · weight · step ≫ 1`` the target's
+    mass outside the window is negligible while the quadratic still pulls chains in from afar.
 
     Args:
         lo, hi: the window (one of them may be ``None``: unbounded on that side); ``lo <= hi``.
-        scale: distance at which the energy reaches 1.
+        scale: distance at which the quadratic part reaches 1.
+        step: energy (before the term's weight) of any value outside the window, added to the quadratic.
     """
 
     kind = "window"
 
-    def __init__(self, lo: float | None = None, hi: float | None = None, scale: float = 1.0) -> None:
+    def __init__(self, lo: float | None = None, hi: float | None = None, scale: float = 1.0,
+                 step: float = 0.0) -> None:
         name = type(self).__name__
         self.lo, self.hi = _number("lo", lo, name), _number("hi", hi, name)
         self.scale = _scale(scale, name)
+        st = _number("step", step, name)
+        if st is None or not (st >= 0 and math.isfinite(st)):
+            raise ValueError(f"{name}: step must be a finite number >= 0, got {step!r} (use hard: true for an "
+                             "infinite wall)")
+        self.step = st
         self._check()
 
     def _check(self) -> None:
@@ -135,7 +148,11 @@ class Window(Penalty):
             raise ValueError(f"{name}: lo={self.lo:g} > hi={self.hi:g}; swap them")
 
     def __call__(self, p: Tensor) -> Tensor:
-        return (_outside(p, self.lo, self.hi) / self.scale) ** 2
+        d = _outside(p, self.lo, self.hi)
+        out = (d / self.scale) ** 2
+        if self.step:
+            out = out + torch.where(self.inside(p), 0.0, self.step).to(out.dtype)
+        return out
 
 
 class Bound(Window):

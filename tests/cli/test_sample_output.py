@@ -31,11 +31,10 @@ def _rows(folder):
 
 
 def test_one_and_two_workers_give_identical_samples(ckpt, one_thread):
+    from graph_energy.cli.sample import compose_config
     from graph_energy.samplers import build_sampler, generate
     from graph_energy.samplers.generate import batch_seed
     from graph_energy.training.checkpoint import load_energy_model
-
-    from graph_energy.cli.sample import compose_config
 
     loaded = load_energy_model(ckpt)
     sampler = build_sampler(compose_config(FAST)["sampler"], trusted=True)

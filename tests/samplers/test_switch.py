@@ -1,5 +1,6 @@
 """Energy-based switch: per-chain thresholds, calibration round trip, nearest-size fallback."""
 
+import pytest
 import torch
 from sampler_toys import LinearEnergy, MLPEnergy, two_phase
 
@@ -68,3 +69,57 @@ def test_threshold_at_start_switches_before_any_step():
                  noise=UniformNoise(DX, DE), dtype=torch.float64)
     assert (res.transport_steps == 0).all() and (res.switch_step == 0).all()
     assert (res.evaluations == 1).all() and (res.switch_reason == SwitchReason.THRESHOLD).all()
+
+
+def _window_sampler(settle_cap: int):
+    from graph_energy.samplers import DiscreteLangevinMH, LangevinProposal, Phase, Sampler, TermSwitch
+
+    mh = DiscreteLangevinMH(LangevinProposal(2.36, 4.0, 4.83), 1.0)
+    return Sampler([Phase("mixing", mh, 2), Phase("settle", mh, settle_cap, TermSwitch(["window"])),
+                    Phase("hold", mh, 0)])
+
+
+def _node0_window(graph):
+    """0 while node 0 has class 0, 5 otherwise (a window term on one coordinate)."""
+    return torch.where(graph.x[:, 0].argmax(-1) == 0, 0.0, 5.0).to(graph.x.dtype)
+
+
+def test_term_switch_keeps_only_chains_outside_their_window_mixing():
+    from graph_energy.samplers import FunctionTerm
+
+    energy = LinearEnergy(N, DX, DE, seed=3)
+    sizes = torch.tensor([3, 4, 5, 5, 4, 3, 5, 4])
+    init = UniformNoise(DX, DE).sample(sizes, torch.Generator().manual_seed(1)).to(torch.float64)
+    term = FunctionTerm(_node0_window, name="window")
+    trace = []
+    res = sample(energy, None, None, _window_sampler(300), torch.Generator().manual_seed(0), initial=init,
+                 dtype=torch.float64, extra_terms=[term],
+                 callbacks=[lambda s: trace.append((s.eval.terms["window"].clone(), s.in_phase("settle").clone(),
+                                                    s.phase.clone()))])
+    values = torch.stack([t[0] for t in trace])
+    in_settle = torch.stack([t[1] for t in trace])
+    settle = res.phase_steps["settle"]
+    entered = 0
+    for b in range(len(sizes)):
+        steps_in = in_settle[:, b].nonzero().view(-1)
+        if settle[b] == 0:      # inside its window when mixing ended: passed the phase at once
+            assert not in_settle[:, b].any()
+            continue
+        entered += 1
+        # it mixed while outside, and left the step its term first reached zero (or at the cap)
+        assert (values[steps_in, b] > 0).all()
+        after = int(steps_in[-1]) + 1
+        assert float(values[after, b]) == 0.0 or settle[b] == 300
+    assert entered > 0 and (settle == 0).any()
+    assert ((settle > 0) & (settle < 300)).any()   # one chain got in after some steps and left there
+    assert ((values[-1] == 0) | (settle == 300)).all()
+
+
+def test_term_switch_names_a_missing_term():
+    from graph_energy.samplers import FunctionTerm
+
+    energy = LinearEnergy(N, DX, DE, seed=3)
+    init = UniformNoise(DX, DE).sample(torch.tensor([3, 4]), torch.Generator().manual_seed(1)).to(torch.float64)
+    with pytest.raises(KeyError, match=r"TermSwitch checks terms \['window'\] but the target has \['other'\]"):
+        sample(energy, None, None, _window_sampler(5), torch.Generator().manual_seed(0), initial=init,
+               dtype=torch.float64, extra_terms=[FunctionTerm(_node0_window, name="other")])

@@ -21,6 +21,20 @@ def test_window_is_flat_inside_and_quadratic_outside():
     assert Window(2.0, 3.0).inside(P).tolist() == [False, False, True, True, True, False]
 
 
+def test_window_step_is_a_jump_at_the_edge_only():
+    got = Window(2.0, 3.0, scale=0.5, step=1.0)(P)
+    assert torch.equal(got, torch.tensor([17.0, 2.0, 0.0, 0.0, 0.0, 5.0], dtype=torch.float64))
+    # a value a hair outside costs the whole step; a bound has it on its one side only
+    assert float(Window(2.0, 3.0, step=3.0)(torch.tensor([3.0 + 1e-9], dtype=torch.float64))) == pytest.approx(3.0)
+    assert Bound(lo=2.0, step=2.0)(P).tolist() == [6.0, 2.25, 0.0, 0.0, 0.0, 0.0]
+    assert make_penalty(lo=2, hi=3, step=0.5).step == 0.5
+    for bad, msg in [(dict(lo=2, hi=3, step=-1), "step must be a finite number >= 0"),
+                     (dict(lo=2, hi=3, step=math.inf), "use hard: true"),
+                     (dict(target=2, step=1), "not both"), (dict(lo=2, hi=3, hard=True, step=1), "already infinite")]:
+        with pytest.raises(ValueError, match=msg):
+            make_penalty(**bad)
+
+
 def test_bounds_are_one_sided_windows():
     assert torch.equal(Bound(lo=2.0)(P), torch.tensor([4.0, 0.25, 0, 0, 0, 0], dtype=torch.float64))
     assert torch.equal(Bound(hi=2.0, scale=2.0)(P), torch.tensor([0, 0, 0, 0.0625, 0.25, 1.0], dtype=torch.float64))

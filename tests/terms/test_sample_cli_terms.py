@@ -23,7 +23,7 @@ def test_terms_group_composes_presets_overrides_and_inline_terms():
 
     cfg = compose_config(["terms=[logp_window,no_nn]", "terms.logp_window.lo=1.5",
                           "+terms.mine={property:qed,lo:0.6}", "+terms.expert.ckpt=some.pt"])
-    assert cfg["terms"]["logp_window"] == {"property": "logp", "lo": 1.5, "hi": 3.0, "scale": 0.1, "weight": 20.0,
+    assert cfg["terms"]["logp_window"] == {"property": "logp", "lo": 1.5, "hi": 3.0, "scale": 0.1, "weight": 20.0, "step": 1.0,
                                            "invalid_penalty": float("inf")}
     assert cfg["terms"]["no_nn"]["hard"] is True
     assert cfg["terms"]["mine"] == {"property": "qed", "lo": 0.6}
