@@ -191,6 +191,34 @@ def sampling_budget(d: dict) -> str:
             f"FCD 0.26 at 50 steps, 0.12 at 500")
 
 
+def property_targeting(d: dict) -> str:
+    return (f"{d['protocol']['targets']} QM9 test targets x {d['protocol']['samples_per_target']}: MAE (oracle) "
+            f"μ {d['mae_mu']:.2f} D at validity {pct(d['validity_mu'])} (unguided {d['unguided_mae_mu']:.2f}; oracle "
+            f"test MAE {d['oracle_test_mae_mu']:.2f}), HOMO {d['mae_homo']:.3f} eV at validity {pct(d['validity_homo'])} "
+            f"(unguided {d['unguided_mae_homo']:.3f}; oracle {d['oracle_test_mae_homo']:.3f}); GFN2-xTB cross-check "
+            f"μ {d['xtb_mae_mu']:.2f} (unguided {d['xtb_unguided_mae_mu']:.2f}), HOMO {d['xtb_mae_homo']:.2f} "
+            f"(unguided {d['xtb_unguided_mae_homo']:.2f})")
+
+
+def property_windows(d: dict) -> str:
+    parts = [f"{k}: {pct(w['inside_fraction_of_valid'])} inside, valid {pct(w['validity'])}, unique "
+             f"{pct(w['uniqueness'])}, rejection needs {w['rejection']['samples_needed_for_same_count']:,.0f}"
+             for k, w in d["windows"].items()]
+    return f"{d['protocol']['num_samples']} per window; " + "; ".join(parts)
+
+
+def quality_vs_compute(d: dict) -> str:
+    by = {}
+    for r in d["rows"]:
+        by.setdefault(r["model"], []).append(r)
+    out = []
+    for m, rows in sorted(by.items()):
+        best = min(rows, key=lambda r: r["metrics"]["fcd/test"]["value"])
+        out.append(f"{m} ({best['compute_s'] / 60:.0f} min): best FCD {best['metrics']['fcd/test']['value']:.2f} at "
+                   f"{best['evals_per_molecule']:.0f} evals/mol, validity {pct(best['metrics']['validity']['value'])}")
+    return f"n={d['config'].get('num_samples', '?')} per row; " + "; ".join(out)
+
+
 def gpu_run(d: dict) -> str:
     m = d.get("metrics") or {}
     if not m:
@@ -223,6 +251,12 @@ ROWS = [
         ("switch_ablation.json", "switch_ablation_quick.json"), switch_ablation, recorded_command=True),
     Row("sampling budget", "python experiments/benchmarks/sampling_budget.py",
         ("sampling_budget.json", "sampling_budget_quick.json"), sampling_budget, recorded_command=True),
+    Row("property targeting", "python experiments/benchmarks/property_targeting.py --train",
+        "property_targeting.json", property_targeting),
+    Row("exact windows", "python experiments/benchmarks/property_windows.py", "property_windows.json",
+        property_windows),
+    Row("GEM vs DFM, equal compute", "python experiments/benchmarks/quality_vs_compute.py --budgets-min 10 "
+        "--evals 25 50 100 200 --num-samples 1000 --phase2-steps 100", "quality_vs_compute.json", quality_vs_compute),
     Row("QM9 on one GPU", "python experiments/gpu/train_qm9_base.py", "qm9_base_gpu.json", gpu_run),
     Row("MOSES on one GPU", "python experiments/gpu/train_moses.py", "moses_gpu.json", gpu_run),
 ]
