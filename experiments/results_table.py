@@ -207,6 +207,15 @@ def property_windows(d: dict) -> str:
     return f"{d['protocol']['num_samples']} per window; " + "; ".join(parts)
 
 
+def composition(d: dict) -> str:
+    t = d["table"]
+    names = [k for k in t if k != "data_test"]
+    parts = [f"{k}: both {pct(t[k]['rate_both'])} at validity {pct(t[k]['validity'])}" for k in names]
+    return (f"{d['protocol']['num_samples']} per model, experts {next(iter(d['protocol']['experts'].values()))['updates']}"
+            f" updates; rate of both attributes among valid samples: data {pct(t['data_test']['rate_both'])}; "
+            + "; ".join(parts))
+
+
 def quality_vs_compute(d: dict) -> str:
     by = {}
     for r in d["rows"]:
@@ -255,6 +264,7 @@ ROWS = [
         "property_targeting.json", property_targeting),
     Row("exact windows", "python experiments/benchmarks/property_windows.py", "property_windows.json",
         property_windows),
+    Row("composition", "python experiments/benchmarks/composition.py --n 500", "composition.json", composition),
     Row("GEM vs DFM, equal compute", "python experiments/benchmarks/quality_vs_compute.py --budgets-min 10 "
         "--evals 25 50 100 200 --num-samples 1000 --phase2-steps 100", "quality_vs_compute.json", quality_vs_compute),
     Row("QM9 on one GPU", "python experiments/gpu/train_qm9_base.py", "qm9_base_gpu.json", gpu_run),

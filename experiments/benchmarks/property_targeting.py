@@ -1,9 +1,11 @@
 """Property targeting on QM9 with a learned predictor term, the published protocol (DiGress / FreeGress family).
 
 100 target values are the labels of 100 QM9 test molecules (fixed seed); for each target the bundled
-model samples 10 molecules from ``E_θ + w·((f(x) − target)/s)²`` with a guiding predictor ``f``
-(:class:`graph_energy.terms.PredictorTerm`: its gradient shapes the transport edits and the MH
-proposal, its value enters the acceptance). The property of every valid generated molecule is
+model samples 10 molecules from ``E_θ + w·((f(x) − target)/s)² + w_v·V(x)`` with a guiding predictor
+``f`` (:class:`graph_energy.terms.PredictorTerm`: its gradient shapes the transport edits and the MH
+proposal, its value enters the acceptance) and the exact validity term ``V`` (``conf/terms/valid.yaml``:
+0 for a valid molecule, 100 for any other graph, through the MH acceptance; ``--valid-weight 0``
+leaves it out): the predictor's gradient alone pulls chains off the valid molecules. The property of every valid generated molecule is
 measured by an *oracle*: a predictor of the same architecture trained on the other half of the
 training split (``dataset.labels_half=1``; the guide uses half 0), its own test MAE reported. MAE
 = mean over valid samples of ``|oracle(x) − target|``; validity beside it; the unguided MAE pairs
@@ -38,7 +40,7 @@ import torch
 from property_common import HARTREE_EV, RESULTS, environment, qm9_labelled_split, write_json
 
 import graph_energy as ge
-from graph_energy.terms import PredictorTerm, Target, load_predictor
+from graph_energy.terms import PredictorTerm, Target, build_terms, load_predictor, preset
 
 log = logging.getLogger("property_targeting")
 
@@ -129,11 +131,12 @@ def xtb_properties(smiles: list[str]) -> dict[str, np.ndarray] | None:
     return {"mu": mu, "homo": homo}
 
 
-def target_run(model, term_for, targets: np.ndarray, per_target: int, seed: int, sampler) -> list[list]:
-    """Samples (SMILES lists) per target value."""
+def target_run(model, term_for, targets: np.ndarray, per_target: int, seed: int, sampler, extra=()) -> list[list]:
+    """Samples (SMILES lists) per target value (``extra``: further terms, bound to the model's vocabulary)."""
     out = []
     for i, t in enumerate(targets):
-        s = model.sample(per_target, seed=seed + i, sampler=sampler, batch_size=per_target, extra_terms=[term_for(t)])
+        s = model.sample(per_target, seed=seed + i, sampler=sampler, batch_size=per_target,
+                         extra_terms=[term_for(t), *extra])
         out.append(list(s.smiles))
     return out
 
@@ -172,6 +175,8 @@ def run(args) -> dict:
                         "guide": "labels_half=0", "sampler": args.sampler, "quick": bool(args.quick),
                         "guidance": {p: {"scale_label_units": PROPS[p]["scale"] * args.scale_factor,
                                          "weight": args.weight} for p in args.properties},
+                        "valid_term": ({"preset": "valid", **preset("valid", weight=args.valid_weight)}
+                                       if args.valid_weight > 0 else None),
                         "checkpoints": {f"{p}_{r}": str(c) for (p, r), c in ckpts.items()}},
            "units": {p: PROPS[p]["unit"] for p in args.properties}, "published": PUBLISHED,
            "unguided_validity": free.summary["validity"], "unguided_seconds": time.perf_counter() - t0,
@@ -191,8 +196,10 @@ def run(args) -> dict:
             return PredictorTerm(predictor=guide, penalty=Target(float(t), scale=scale), weight=weight,
                                  name=f"{prop}_target")
 
+        extra = (build_terms({"valid": preset("valid", weight=args.valid_weight)}, model.spec)
+                 if args.valid_weight > 0 else [])
         t0 = time.perf_counter()
-        guided = target_run(model, term_for, targets, args.per_target, args.seed + 1000, args.sampler)
+        guided = target_run(model, term_for, targets, args.per_target, args.seed + 1000, args.sampler, extra)
         secs = time.perf_counter() - t0
         valid = [[s for s in row if s] for row in guided]
         n_all = sum(len(r) for r in guided)
@@ -243,6 +250,8 @@ def main() -> None:
     p.add_argument("--per-target", type=int, default=10)
     p.add_argument("--oracle-test", type=int, default=13055, help="test molecules for the predictors' own MAE")
     p.add_argument("--weight", type=float, default=1.0, help="guidance weight w")
+    p.add_argument("--valid-weight", type=float, default=1.0,
+                   help="weight of the exact validity term (conf/terms/valid.yaml); 0 leaves it out")
     p.add_argument("--scale-factor", type=float, default=1.0, help="multiplies the per-property guidance scale")
     p.add_argument("--sampler", default="default")
     p.add_argument("--no-xtb", dest="xtb", action="store_false", help="skip the GFN2-xTB cross-check")

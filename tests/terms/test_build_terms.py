@@ -86,3 +86,18 @@ def test_loaded_configs_may_not_name_outside_classes():
 def test_config_errors(cfg, err, msg):
     with pytest.raises(err, match=msg.replace("[", r"\[").replace("(", r"\(")):
         build_terms(cfg, QM9_LIKE)
+
+
+def test_valid_preset_is_zero_on_molecules_and_the_penalty_elsewhere():
+    import torch
+
+    from graph_energy.data.dense import DenseGraph
+
+    (term,) = build_terms(["valid"], QM9_LIKE)
+    assert term(encode(["CCO", "c1ccncc1", "O"])).tolist() == [0.0, 0.0, 0.0]
+    # F-F-F: the middle fluorine has two bonds, no molecule RDKit sanitises
+    x = torch.tensor([[3, 3, 3]])
+    e = torch.zeros(1, 3, 3, dtype=torch.long)
+    e[0, 0, 1] = e[0, 1, 0] = e[0, 1, 2] = e[0, 2, 1] = 1
+    bad = DenseGraph.from_labels(x, e, torch.ones(1, 3, dtype=torch.bool), 4, 4)
+    assert term(bad).tolist() == [term.invalid_penalty] and term.invalid_penalty == 100.0
