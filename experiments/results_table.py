@@ -275,8 +275,8 @@ ROWS = [
     Row("exact windows", "python experiments/benchmarks/property_windows.py", "property_windows.json",
         property_windows),
     Row("composition", "python experiments/benchmarks/composition.py --n 500", "composition.json", composition),
-    Row("GEM vs DFM, equal compute", "python experiments/benchmarks/quality_vs_compute.py --budgets-min 10 "
-        "--evals 25 50 100 200 --num-samples 1000 --phase2-steps 100", "quality_vs_compute.json", quality_vs_compute),
+    Row("GEM vs DFM, equal compute", "python experiments/benchmarks/quality_vs_compute.py --budgets-min 10 20 "
+        "--evals 25 50 100 --num-samples 1000 --phase2-steps 100 --n-boot 100", "quality_vs_compute.json", quality_vs_compute),
     Row("QM9 on one GPU", "python experiments/gpu/train_qm9_base.py", "qm9_base_gpu.json", gpu_run),
     Row("MOSES on one GPU", "python experiments/gpu/train_moses.py", "moses_gpu.json", gpu_run),
 ]
