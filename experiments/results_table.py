@@ -267,7 +267,7 @@ ROWS = [
         ("switch_ablation.json", "switch_ablation_quick.json"), switch_ablation, recorded_command=True),
     Row("sampling budget", "python experiments/benchmarks/sampling_budget.py",
         ("sampling_budget.json", "sampling_budget_quick.json"), sampling_budget, recorded_command=True),
-    Row("property targeting", "python experiments/benchmarks/property_targeting.py --train",
+    Row("property targeting", "python experiments/benchmarks/property_targeting.py --train --valid-weight 0",
         "property_targeting.json", property_targeting),
     Row("property targeting + valid term", "python experiments/benchmarks/property_targeting.py --properties mu "
         "--guide-mu G --oracle-mu O --out experiments/results/property_targeting_valid_term.json (O: train.max_steps=2000)",

@@ -5,11 +5,12 @@ model samples 10 molecules from ``E_θ + w·((f(x) − target)/s)² + w_v·V(x)`
 ``f`` (:class:`graph_energy.terms.PredictorTerm`: its gradient shapes the transport edits and the MH
 proposal, its value enters the acceptance) and the exact validity term ``V`` (``conf/terms/valid.yaml``:
 0 for a valid molecule, 100 for any other graph, through the MH acceptance; ``--valid-weight 0``
-leaves it out): the predictor's gradient alone pulls chains off the valid molecules. The property of every valid generated molecule is
-measured by an *oracle*: a predictor of the same architecture trained on the other half of the
-training split (``dataset.labels_half=1``; the guide uses half 0), its own test MAE reported. MAE
-= mean over valid samples of ``|oracle(x) − target|``; validity beside it; the unguided MAE pairs
-the same targets with unguided samples. Dipole moment μ in Debye, HOMO in eV (QM9 stores hartree;
+leaves it out, the protocol of ``property_targeting.json``): the predictor's gradient alone pulls
+chains off the valid molecules. The property of every valid generated molecule is measured by an
+*oracle*: a predictor of the same architecture trained on the other half of the training split
+(``dataset.labels_half=1``; the guide uses half 0), its own test MAE reported. MAE = mean over
+valid samples of ``|oracle(x) − target|``; validity beside it; the unguided MAE pairs the same
+targets with unguided samples. Dipole moment μ in Debye, HOMO in eV (QM9 stores hartree;
 1 Ha = 27.2114 eV, the unit of PyG's QM9, which the published tables are assumed to use). With
 ``tblite`` installed, a physics cross-check: GFN2-xTB on an RDKit (ETKDG + MMFF) conformer of every
 valid molecule, linearly calibrated on the target molecules (xTB HOMO energies are offset from the
@@ -166,6 +167,7 @@ def run(args) -> dict:
     pick = rng.choice(len(test_smiles), args.targets, replace=False)
     n_eval = min(len(test_smiles), args.oracle_test)
     eval_idx = rng.choice(len(test_smiles), n_eval, replace=False)
+    valid_cfg = preset("valid", weight=args.valid_weight) if args.valid_weight > 0 else None
     t0 = time.perf_counter()
     free = model.sample(args.targets * args.per_target, seed=args.seed, sampler=args.sampler, batch_size=256)
     free_smiles = [free.smiles[i * args.per_target:(i + 1) * args.per_target] for i in range(args.targets)]
@@ -175,8 +177,7 @@ def run(args) -> dict:
                         "guide": "labels_half=0", "sampler": args.sampler, "quick": bool(args.quick),
                         "guidance": {p: {"scale_label_units": PROPS[p]["scale"] * args.scale_factor,
                                          "weight": args.weight} for p in args.properties},
-                        "valid_term": ({"preset": "valid", **preset("valid", weight=args.valid_weight)}
-                                       if args.valid_weight > 0 else None),
+                        "valid_term": {"preset": "valid", **valid_cfg} if valid_cfg else None,
                         "checkpoints": {f"{p}_{r}": str(c) for (p, r), c in ckpts.items()}},
            "units": {p: PROPS[p]["unit"] for p in args.properties}, "published": PUBLISHED,
            "unguided_validity": free.summary["validity"], "unguided_seconds": time.perf_counter() - t0,
@@ -196,8 +197,7 @@ def run(args) -> dict:
             return PredictorTerm(predictor=guide, penalty=Target(float(t), scale=scale), weight=weight,
                                  name=f"{prop}_target")
 
-        extra = (build_terms({"valid": preset("valid", weight=args.valid_weight)}, model.spec)
-                 if args.valid_weight > 0 else [])
+        extra = build_terms({"valid": valid_cfg}, model.spec) if valid_cfg else []
         t0 = time.perf_counter()
         guided = target_run(model, term_for, targets, args.per_target, args.seed + 1000, args.sampler, extra)
         secs = time.perf_counter() - t0

@@ -56,8 +56,8 @@ def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
 
 def shifted_interval(values: Sequence[float], point: float, level: float = 0.95) -> tuple[float, float]:
     """:func:`percentile_interval` of ``values`` shifted by their bias ``mean(values) − point``, clipped at 0."""
-    lo, hi = percentile_interval(values, level)
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    lo, hi = percentile_interval(v, level)
     if v.size == 0 or not np.isfinite(point):
         return lo, hi
     bias = float(v.mean()) - float(point)
