@@ -223,6 +223,27 @@ def composition(d: dict) -> str:
             + "; ".join(parts))
 
 
+def structure_tasks(d: dict) -> str:
+    parts = []
+    if "scaffolds" in d:
+        s = d["scaffolds"]["summary"]
+        parts.append(f"{len(d['scaffolds']['scaffolds'])} scaffolds x {d['config']['per_scaffold']}: contain "
+                     f"{pct(s['contains_scaffold'])} of all samples, validity {pct(s['validity'])} (min "
+                     f"{pct(s['min_validity'], 0)}), uniqueness {pct(s['uniqueness'])} (min {pct(s['min_uniqueness'], 0)}),"
+                     f" novelty {pct(s['novelty'])}, {s['yield_ratio']:.0f}x the yield per evaluation of filtering")
+    for key, label in (("equal_size", "equal-size"), ("different_size", "different-size")):
+        runs = (d.get("interpolation") or {}).get(key, {}).get("summary", {})
+        best = runs.get("minimax_pen1")
+        if best:
+            parts.append(f"{label} pairs: lower barrier than naive in {pct(best['lower_max_energy_than_naive'], 0)}, "
+                         f"{pct(best['valid_intermediates'], 0)} valid intermediates")
+    neg = (d.get("scoring") or {}).get("negatives", {})
+    if neg:
+        parts.append("scoring AUROC " + ", ".join(f"{k} {v['auroc_z']:.3f}" for k, v in neg.items()
+                                                   if v["num_scored"]))
+    return "; ".join(parts)
+
+
 def quality_vs_compute(d: dict) -> str:
     by = {}
     for r in d["rows"]:
@@ -275,6 +296,7 @@ ROWS = [
     Row("exact windows", "python experiments/benchmarks/property_windows.py", "property_windows.json",
         property_windows),
     Row("composition", "python experiments/benchmarks/composition.py --n 500", "composition.json", composition),
+    Row("structure tasks", "python experiments/benchmarks/structure_tasks.py", "structure_tasks.json", structure_tasks),
     Row("GEM vs DFM, equal compute", "python experiments/benchmarks/quality_vs_compute.py --budgets-min 10 20 "
         "--evals 25 50 100 --num-samples 1000 --phase2-steps 100 --n-boot 100", "quality_vs_compute.json", quality_vs_compute),
     Row("QM9 on one GPU", "python experiments/gpu/train_qm9_base.py", "qm9_base_gpu.json", gpu_run),

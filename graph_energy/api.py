@@ -219,7 +219,7 @@ class GEMModel:
                sampler: str | os.PathLike | Mapping | Any = "default", batch_size: int = 256,
                progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1,
                terms: Sequence = (), scaffold: str | Sequence[str] | None = None,
-               connect: bool | None = None) -> Samples:
+               connect: bool | None = None, repair: int = 400) -> Samples:
         """Draw ``n`` molecules; the same ``seed`` (and settings) gives the same molecules.
 
         Bit-for-bit repeats need the same torch CPU thread count (``num_threads``).
@@ -248,6 +248,10 @@ class GEMModel:
                 draws it from the training sizes at least as large as the scaffold.
             connect: with ``scaffold``, favour single molecules (an exact connectivity term); default:
                 on when the scaffold has several fragments.
+            repair: the cap of a last ``repair`` phase: extra MH steps, on the same target, for the chains
+                that end invalid (:func:`graph_energy.samplers.inpaint.with_repair`; 0: none). It runs where
+                the target has an exact validity, valence or connectivity term: always with ``scaffold``
+                (which adds them), otherwise when ``terms`` include ``"valid"``; chains that end valid skip it.
 
         Example:
             >>> s = model.sample(8, seed=1, num_nodes=9)   # doctest: +SKIP
@@ -278,11 +282,15 @@ class GEMModel:
         try:
             if scaffold is not None:
                 result = self._sample_scaffold(scaffold, connect, n=int(n), batch_size=int(batch_size),
+                                               repair_steps=int(repair),
                                                num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
                                                extra_terms=all_terms, progress=progress)
             else:
+                from graph_energy.samplers.inpaint import repair_for
+
+                chosen = repair_for(self.sampler(sampler), all_terms, int(repair), trusted=True)
                 result = generate(target, self.spec, self.stats, n=int(n), batch_size=int(batch_size),
-                                  num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
+                                  num_nodes=num_nodes, seed=int(seed), sampler=chosen,
                                   extra_terms=all_terms, device=self.device, progress=progress, noise=noise)
         finally:
             torch.set_num_threads(before)

@@ -12,6 +12,9 @@ base model, each expert and each composition, with validity and uniqueness besid
     python experiments/benchmarks/composition.py            # full protocol (fine-tune 300 updates, 1,000 samples)
     python experiments/benchmarks/composition.py --quick    # smoke test (2 updates, 16 samples)
 
+Every row (base, experts, compositions) is sampled with the exact ``valid`` term and the repair phase
+it brings (``model.sample(terms=["valid"])``; ``--valid-weight 0``: without, the first protocol).
+
 Writes ``experiments/results/composition.json`` (``--quick``: ``composition_quick.json``); the
 fine-tuned experts are kept under ``--work`` (default ``runs/composition``) for reuse (``--reuse``).
 """
@@ -28,7 +31,7 @@ import torch
 from property_common import RESULTS, environment, qm9_splits, write_json
 
 import graph_energy as ge
-from graph_energy.terms import property_by_name
+from graph_energy.terms import preset, property_by_name
 from graph_energy.terms.composition import compose
 
 log = logging.getLogger("composition")
@@ -127,9 +130,10 @@ def fine_tune(base: ge.GEMModel, smiles: list[str], run_dir: Path, steps: int, b
     return path
 
 
-def sample_row(model, n: int, seed: int, batch_size: int) -> dict:
+def sample_row(model, n: int, seed: int, batch_size: int, valid_weight: float = 0.0) -> dict:
     t0 = time.perf_counter()
-    s = model.sample(n, seed=seed, batch_size=batch_size)
+    terms = [{"name": "valid", **preset("valid", weight=valid_weight)}] if valid_weight > 0 else []
+    s = model.sample(n, seed=seed, batch_size=batch_size, terms=terms)
     valid = s.valid_smiles
     return {"validity": s.summary["validity"], "uniqueness": s.summary["uniqueness"], **rates(valid),
             "seconds": time.perf_counter() - t0, "num_samples": n}
@@ -166,7 +170,7 @@ def run(args) -> dict:
     test = splits["test"][: args.reference or None]
     table = {"data_test": {"num_molecules": len(test), **rates(test)}}
     for name, model in models.items():
-        table[name] = sample_row(model, args.n, args.seed, args.batch_size)
+        table[name] = sample_row(model, args.n, args.seed, args.batch_size, args.valid_weight)
         log.info("%s: %s", name, {k: round(v, 3) for k, v in table[name].items() if isinstance(v, float)})
     return {"protocol": {"experts": {k: {"subset": f"QM9 train molecules with {ATTRIBUTES[k][0]} >= {ATTRIBUTES[k][1]}",
                                          "updates": args.steps, "batch_size": args.batch_size_train, "lr": args.lr}
@@ -174,6 +178,8 @@ def run(args) -> dict:
                          "compositions": {"sum": f"E_{na} + E_{nb}", "sum_minus_base": f"E_{na} + E_{nb} - E_base",
                                           f"{na}_not_{nb}": f"E_{na} + E_base - E_{nb}"},
                          "num_samples": args.n, "sampler": "default", "seed": args.seed, "quick": bool(args.quick),
+                         "valid_term": ({"preset": "valid", "weight": args.valid_weight, "repair_steps": 400}
+                                        if args.valid_weight > 0 else None),
                          "rates": "fractions of the valid samples"},
             "table": table, "environment": environment()}
 
@@ -190,6 +196,9 @@ def main() -> None:
     p.add_argument("--max-train", type=int, default=0, help="first K molecules of each subset (0: all)")
     p.add_argument("--reference", type=int, default=0, help="first K QM9 test molecules for the data rates (0: all)")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--valid-weight", type=float, default=1.0,
+                   help="weight of the exact valid term (conf/terms/valid.yaml) in every row's target, with the "
+                        "repair phase it brings (0: neither, the protocol of the first composition.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", default="runs/composition")
     p.add_argument("--reuse", action="store_true", help="reuse fine-tuned experts found under --work")

@@ -4,9 +4,13 @@
 model samples 10 molecules from ``E_θ + w·((f(x) − target)/s)² + w_v·V(x)`` with a guiding predictor
 ``f`` (:class:`graph_energy.terms.PredictorTerm`: its gradient shapes the transport edits and the MH
 proposal, its value enters the acceptance) and the exact validity term ``V`` (``conf/terms/valid.yaml``:
-0 for a valid molecule, 100 for any other graph, through the MH acceptance; ``--valid-weight 0``
-leaves it out, the protocol of ``property_targeting.json``): the predictor's gradient alone pulls
-chains off the valid molecules. The property of every valid generated molecule is measured by an
+0 for a valid molecule, 100 for any other graph, through the MH acceptance): the predictor's gradient
+alone pulls chains off the valid molecules. The term brings the sampler's ``repair`` phase
+(:func:`graph_energy.samplers.inpaint.with_repair`): chains that end invalid keep mixing until valid.
+Its default weight ``w_v = 0.01`` (1 energy unit per invalid graph, ~7 nats at the final β_mh) is
+measured: with a 500-update guide on 10 targets x 10, validity / guide MAE were 0.85 / 0.21 D without
+the term, 0.95 / 0.21 at 0.001, 0.99 / 0.22 at 0.01 and 1.00 / 0.34 at 1 (a wall at every invalid
+graph also stops chains moving between molecules). ``--valid-weight 0`` leaves term and phase out. The property of every valid generated molecule is measured by an
 *oracle*: a predictor of the same architecture trained on the other half of the training split
 (``dataset.labels_half=1``; the guide uses half 0), its own test MAE reported. MAE = mean over
 valid samples of ``|oracle(x) − target|``; validity beside it; the unguided MAE pairs the same
@@ -250,8 +254,9 @@ def main() -> None:
     p.add_argument("--per-target", type=int, default=10)
     p.add_argument("--oracle-test", type=int, default=13055, help="test molecules for the predictors' own MAE")
     p.add_argument("--weight", type=float, default=1.0, help="guidance weight w")
-    p.add_argument("--valid-weight", type=float, default=1.0,
-                   help="weight of the exact validity term (conf/terms/valid.yaml); 0 leaves it out")
+    p.add_argument("--valid-weight", type=float, default=0.01,
+                   help="weight of the exact validity term (conf/terms/valid.yaml: 100 x weight per invalid graph, "
+                        "plus the repair phase it brings); 0 leaves both out")
     p.add_argument("--scale-factor", type=float, default=1.0, help="multiplies the per-property guidance scale")
     p.add_argument("--sampler", default="default")
     p.add_argument("--no-xtb", dest="xtb", action="store_false", help="skip the GFN2-xTB cross-check")

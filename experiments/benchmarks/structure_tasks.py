@@ -4,7 +4,9 @@ and energy scoring (issue: structure-level tasks).
 * **scaffolds**: 20 Bemis–Murcko scaffolds (3–6 atoms) of QM9 test molecules, 50 samples each with 9
   heavy atoms (the size of 83 % of QM9; 3–6 free atoms): fraction containing the scaffold, validity,
   uniqueness, novelty (vs the training split), and the yield per energy evaluation against filtering
-  unconstrained 9-atom samples for the scaffold.
+  unconstrained 9-atom samples for the scaffold. Scaffold requests carry the exact validity term and
+  a ``repair`` phase for chains that end invalid (:mod:`graph_energy.samplers.inpaint`;
+  ``--scaffold-repair 0`` leaves the phase out, the protocol before it existed).
 * **interpolation**: 100 random pairs of QM9 test molecules of equal size and 100 of different size:
   valid fraction of the intermediate molecules, maximum energy along the path and barrier against the
   naive path (the same edits in a random order), path length against the graph edit distance (exact,
@@ -19,7 +21,8 @@ Run from the repository root (``GEM_DATA_DIR`` pointing at the prepared QM9 data
     python experiments/benchmarks/structure_tasks.py --quick      # a few minutes on one CPU core
     python experiments/benchmarks/structure_tasks.py              # the full protocol
 
-Writes ``experiments/results/structure_tasks[_quick].json`` and ``.md``.
+Writes ``experiments/results/structure_tasks[_quick].json`` and ``.md``; ``--parts scaffolds`` (etc.)
+re-runs only those parts and keeps the others from an existing JSON (each part records its seconds).
 """
 
 from __future__ import annotations
@@ -137,6 +140,29 @@ def moses_small(max_atoms: int = 9) -> list[str]:
     return list(out)
 
 
+def moses_fragments(max_atoms: int = 9, elements: frozenset = frozenset("CNOF")) -> list[str]:
+    """Distinct Bemis–Murcko scaffolds of the MOSES test molecules with 3..``max_atoms`` heavy atoms, all
+    of them in ``elements``: drug-like ring systems the QM9 vocabulary can represent (MOSES molecules
+    that small all carry S, Cl or Br)."""
+    import pandas as pd
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    RDLogger.DisableLog("rdApp.*")
+    spec = importlib.util.find_spec("moses")
+    if spec is None:
+        raise SystemExit("the molsets package (moses) is not installed: pip install molsets")
+    out = {}
+    for smi in pd.read_csv(Path(spec.origin).parent / "dataset" / "data" / "test.csv.gz", usecols=["SMILES"])["SMILES"]:
+        mol = Chem.MolFromSmiles(smi)
+        core = MurckoScaffold.GetScaffoldForMol(mol) if mol is not None else None
+        if core is None or not 3 <= core.GetNumHeavyAtoms() <= max_atoms:
+            continue
+        if all(a.GetSymbol() in elements for a in core.GetAtoms()):
+            out.setdefault(Chem.MolToSmiles(core, isomericSmiles=False), None)
+    return list(out)
+
+
 def bench_scoring(model, data, ref, cfg: dict, seed: int) -> dict:
     from graph_energy.noise import MarginalNoise, UniformNoise
     from graph_energy.scoring import score_graphs, score_smiles
@@ -153,6 +179,9 @@ def bench_scoring(model, data, ref, cfg: dict, seed: int) -> dict:
         sets[f"edits_{k}"] = score_smiles(model.model, model.spec, [s or "" for s in edited], ref)
     moses = moses_small()
     sets["moses_le9"] = score_smiles(model.model, model.spec, moses, ref)
+    fragments = moses_fragments()
+    sets["moses_murcko_le9"] = score_smiles(model.model, model.spec, fragments, ref)
+    in_qm9 = set(data.train.smiles) | set(data.val.smiles) | set(test)
     sizes = torch.as_tensor([r.num_nodes for r in pos.rows if r.ok])
     for name, dist in (("uniform_noise", UniformNoise(model.spec.num_atom_types, model.spec.num_bond_types)),
                        ("marginal_noise", MarginalNoise.from_data(model.spec, model.stats))):
@@ -177,6 +206,11 @@ def bench_scoring(model, data, ref, cfg: dict, seed: int) -> dict:
             "median_z": float(np.nanmedian(rep.z)) if okn.any() else None,
             "size_histogram": {int(s): int((sizes_n == s).sum()) for s in np.unique(sizes_n)},
             "reasons": rep.summary()["reasons"]}
+    from rdkit import Chem
+
+    frag = out["negatives"]["moses_murcko_le9"]
+    frag["in_qm9"] = float(np.mean([canonical_smiles(Chem.MolFromSmiles(f)) in in_qm9 for f in fragments])) \
+        if fragments else None
     out["seconds"] = time.perf_counter() - t
     return out
 
@@ -297,7 +331,7 @@ def pick_scaffolds(data, spec, num: int, rng: np.random.Generator) -> list[tuple
     return out
 
 
-def bench_scaffolds(model, data, cfg: dict, seed: int, sampler: str) -> dict:
+def bench_scaffolds(model, data, cfg: dict, seed: int, sampler: str, repair: int = 400) -> dict:
     from graph_energy.chem.fragments import parse_template
 
     rng = np.random.default_rng(seed)
@@ -306,7 +340,8 @@ def bench_scaffolds(model, data, cfg: dict, seed: int, sampler: str) -> dict:
     rows, pools, n = [], {}, 9
     for s, (scaf, source_size) in enumerate(scaffolds):
         t0 = time.perf_counter()
-        res = model.sample(cfg["per_scaffold"], seed=seed + s, num_nodes=n, scaffold=scaf, sampler=sampler)
+        res = model.sample(cfg["per_scaffold"], seed=seed + s, num_nodes=n, scaffold=scaf, sampler=sampler,
+                           repair=repair)
         template = parse_template(scaf, model.spec)
         valid = [x for x in res.smiles if x is not None]
         has = [template.contained_in(x) for x in res.smiles]
@@ -335,14 +370,20 @@ def bench_scaffolds(model, data, cfg: dict, seed: int, sampler: str) -> dict:
     summary["min_uniqueness"] = float(min(r["uniqueness"] for r in rows))
     summary["yield_ratio"] = (summary["yield_per_1k_evaluations"] / summary["unconstrained_yield_per_1k_evaluations"]
                               if summary["unconstrained_yield_per_1k_evaluations"] else None)
-    return {"scaffolds": rows, "summary": summary}
+    protocol = {"sampler": sampler, "repair_steps": int(repair), "valid_term": "conf/terms/valid.yaml",
+                "unconstrained": f"{sampler} sampler, no extra terms"}
+    return {"scaffolds": rows, "summary": summary, "protocol": protocol}
 
 
 # ---------------------------------------------------------------------------------------------- report
 def markdown(res: dict) -> str:
+    env = res["env"]
+    parts = res.get("parts_run") or ["scaffolds", "interpolation", "scoring"]
+    timing = (f"{res['seconds']:.0f} s in all." if len(parts) == 3 else
+              f"{res['seconds']:.0f} s for the part(s) run last ({', '.join(parts)}); the others are kept from "
+              "the run before.")
     lines = [f"# Structure-level tasks ({'quick' if res['quick'] else 'full'} run, bundled QM9 model)", "",
-             f"torch {res['env']['torch']}, {res['env']['machine']}, {res['env']['threads']} thread(s); "
-             f"{res['seconds']:.0f} s in all.", ""]
+             f"torch {env['torch']}, {env['machine']}, {env['threads']} thread(s); {timing}", ""]
     if "scaffolds" in res:
         s = res["scaffolds"]["summary"]
         lines += ["## Scaffold-constrained generation", "",
@@ -393,6 +434,11 @@ def markdown(res: dict) -> str:
         if moses:
             lines += ["", f"MOSES ≤ 9 heavy atoms: reasons for the unscored ones: {moses['reasons']}; sizes scored: "
                       f"{moses['size_histogram']}."]
+        frag = s["negatives"].get("moses_murcko_le9", {})
+        if frag:
+            lines += ["", "MOSES Bemis–Murcko scaffolds (test split, 3–9 heavy atoms, C/N/O/F only): the drug-like "
+                      f"ring systems the vocabulary can represent; {frag['num_scored']} scored, "
+                      f"{frag.get('in_qm9') or 0:.0%} of them are QM9 molecules themselves."]
     return "\n".join(lines) + "\n"
 
 
@@ -404,6 +450,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--beam-width", type=int, default=8)
     ap.add_argument("--sampler", default="default")
+    ap.add_argument("--scaffold-repair", type=int, default=400, help="repair-phase cap of scaffold requests (0: none)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="output stem (default experiments/results/structure_tasks[_quick])")
     args = ap.parse_args()
@@ -413,6 +460,8 @@ def main() -> None:
     from graph_energy.scoring import reference_for_model
 
     t0 = time.perf_counter()
+    stem = Path(args.out) if args.out else REPO / "experiments" / "results" / (
+        "structure_tasks_quick" if args.quick else "structure_tasks")
     model = ge.load("qm9")
     data = load_dataset({"name": "qm9"})
     ref = reference_for_model(model.model, model.spec, model.config.get("dataset") or {"name": "qm9"})
@@ -422,15 +471,26 @@ def main() -> None:
                          "num_graphs": ref.source.get("num_graphs"),
                          "sizes": {n: {"count": r.count, "pooled": r.pooled, "median": r.center, "threshold": r.threshold}
                                    for n, r in ref.sizes.items()}}}
-    if "scaffolds" in args.parts:
-        res["scaffolds"] = bench_scaffolds(model, data, cfg, args.seed, args.sampler)
-    if "interpolation" in args.parts:
-        res["interpolation"] = bench_interpolation(model, data, cfg, args.seed, args.beam_width)
-    if "scoring" in args.parts:
-        res["scoring"] = bench_scoring(model, data, ref, cfg, args.seed)
+    old = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").is_file() else {}
+    if old and (old.get("quick") != args.quick or old.get("seed") != args.seed):
+        old = {}  # another protocol: nothing to keep
+    part_seconds = dict(old.get("part_seconds") or {})
+    for part in ("scaffolds", "interpolation", "scoring"):
+        if part not in args.parts:
+            if part in old:
+                res[part] = old[part]
+            continue
+        t_part = time.perf_counter()
+        if part == "scaffolds":
+            res[part] = bench_scaffolds(model, data, cfg, args.seed, args.sampler, args.scaffold_repair)
+        elif part == "interpolation":
+            res[part] = bench_interpolation(model, data, cfg, args.seed, args.beam_width)
+        else:
+            res[part] = bench_scoring(model, data, ref, cfg, args.seed)
+        part_seconds[part] = time.perf_counter() - t_part
+    res["part_seconds"] = part_seconds
+    res["parts_run"] = [p for p in ("scaffolds", "interpolation", "scoring") if p in args.parts]
     res["seconds"] = time.perf_counter() - t0
-    stem = Path(args.out) if args.out else REPO / "experiments" / "results" / (
-        "structure_tasks_quick" if args.quick else "structure_tasks")
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
     md = markdown(res)

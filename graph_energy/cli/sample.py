@@ -259,10 +259,13 @@ def run(cfg: dict) -> dict:
 def _sample_and_report(cfg: dict, output, n: int, batch_size: int, workers: int) -> dict:
     from graph_energy.cli._sample_out import batch_records, summarize
     from graph_energy.samplers import generate
+    from graph_energy.samplers.inpaint import repair_for
     from graph_energy.samplers.kinds import sampling_inputs
 
     loaded, sampler, ckpt = load_sampling_setup(cfg)
     terms = sampling_terms(cfg, loaded)
+    if not cfg.get("scaffold"):  # scaffold requests add their own validity terms and repair phase
+        sampler = repair_for(sampler, terms, _repair_steps(cfg), trusted=True)
     target, noise = sampling_inputs(loaded.model, loaded.spec, loaded.stats, loaded.config)
     if terms and noise is not None:
         raise ValueError("terms need a GEM energy model; this is a discrete flow-matching checkpoint")
@@ -338,7 +341,19 @@ def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, 
                               num_nodes=cfg.get("num_nodes"), seed=int(cfg["seed"]), sampler=sampler,
                               extra_terms=terms, connect=connect, device=cfg.get("device", "cpu"),
                               progress=bool(cfg.get("progress", True)), on_batch=on_batch, start_batch=start_batch,
-                              workers=workers)
+                              workers=workers, repair_steps=_repair_steps(cfg))
+
+
+def _repair_steps(cfg: dict) -> int:
+    """``repair=``: the cap of the repair phase (0 or null: none)."""
+    value = cfg.get("repair", 400)
+    try:
+        steps = int(value or 0)
+    except (TypeError, ValueError):
+        steps = -1
+    if steps < 0:
+        raise ValueError(f"repair={value!r} is not a number of steps; pass an integer >= 0 (0: no repair phase)")
+    return steps
 
 
 def _caption(cfg: dict, ckpt, sampler) -> str:

@@ -106,12 +106,13 @@ class ComposedModel(GEMModel):
                 "terms": describe_terms(self.terms)}
 
     def sample(self, n: int = 1000, seed: int = 0, num_nodes=None, sampler: Any = "default", batch_size: int = 256,
-               progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1, terms: Sequence = ()):
+               progress: bool = False, extra_terms: Sequence = (), num_threads: int | None = 1, terms: Sequence = (),
+               scaffold=None, connect: bool | None = None, repair: int = 400):
         """:meth:`GEMModel.sample` of the composed energy; ``terms`` are added to the composition's own.
         ``summary["composition"]`` records the models and weights, ``summary["terms"]`` every term."""
         samples = super().sample(n, seed=seed, num_nodes=num_nodes, sampler=sampler, batch_size=batch_size,
                                  progress=progress, extra_terms=[*self.terms, *extra_terms], num_threads=num_threads,
-                                 terms=terms)
+                                 terms=terms, scaffold=scaffold, connect=connect, repair=repair)
         samples.summary["composition"] = {**self.describe(), "terms": samples.summary.get("terms", [])}
         return samples
 

@@ -29,6 +29,7 @@ CASES = [
     ("sample", ["num_samples=0"], ">= 1"),
     ("sample", ["workers=0", "out=null"], "workers=0"),
     ("sample", ["overwrite=true", "resume=true"], "contradict"),
+    ("sample", ["repair=-3", "out=null", "metrics=none"], "repair=-3 is not a number of steps"),
     ("calibrate", ["ckpt=/nonexistent/model.pt"], "model.pt"),
     ("evaluate", ["samples=/nonexistent/gen.smi"], "gen.smi"),
     ("evaluate", ["protocol=nope"], "available protocols"),

@@ -95,3 +95,37 @@ def test_gem_sample_scaffold(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("gem-sample: error: scaffold '[*]C1CC1(' is neither valid SMILES")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_repair_phase_makes_every_scaffold_sample_valid(qm9):
+    """A fixed ring carbon with one free valence keeps a second bond to the free atoms in some chains; the
+    repair phase (exact validity term, flatter proposal) takes those chains on until they are valid (the
+    two runs differ in more than the repair: the validity term also enters the earlier MH tests)."""
+    kw = dict(seed=3, num_nodes=9, scaffold="C1=CCCC1", sampler=SHORT)
+    plain = qm9.sample(24, repair=0, **kw)
+    fixed = qm9.sample(24, repair=400, **kw)
+    assert "repair" not in plain.result.phase_steps
+    bad = [i for i, s in enumerate(plain.smiles) if s is None]
+    assert bad, "the short sampler leaves some chains invalid (what the repair phase is for)"
+    assert all(s is not None for s in fixed.smiles)
+    t = parse_template("C1=CCCC1", qm9.spec)
+    assert fixed_block_kept(fixed, t) and all(t.contained_in(s) for s in fixed.smiles)
+    steps = fixed.result.phase_steps["repair"]
+    # chains valid after mixing pass the phase without a step; the others took steps, under the cap
+    assert (steps == 0).sum() >= len(plain.smiles) // 2 and 0 < int(steps.max()) < 400
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_repair_phase_follows_a_valid_term_without_a_scaffold(qm9):
+    """Plain sampling gets the repair phase exactly when its target has the exact ``valid`` term, and the
+    chains it leaves are then all valid (those that ended valid took no repair step)."""
+    kw = dict(seed=5, num_nodes=9, sampler=SHORT)
+    plain = qm9.sample(32, **kw)
+    assert "repair" not in plain.result.phase_steps  # no exact validity term: the sampler is unchanged
+    assert any(s is None for s in plain.smiles), "the short sampler leaves some chains invalid"
+    held = qm9.sample(32, terms=["valid"], **kw)
+    steps = held.result.phase_steps["repair"]
+    assert all(s is not None for s in held.smiles)
+    assert (steps == 0).any() and int(steps.max()) > 0
+    assert "repair" not in qm9.sample(32, terms=["valid"], repair=0, **kw).result.phase_steps
