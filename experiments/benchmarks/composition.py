@@ -196,7 +196,7 @@ def main() -> None:
     p.add_argument("--max-train", type=int, default=0, help="first K molecules of each subset (0: all)")
     p.add_argument("--reference", type=int, default=0, help="first K QM9 test molecules for the data rates (0: all)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--valid-weight", type=float, default=1.0,
+    p.add_argument("--valid-weight", type=float, default=0.01,
                    help="weight of the exact valid term (conf/terms/valid.yaml) in every row's target, with the "
                         "repair phase it brings (0: neither, the protocol of the first composition.json)")
     p.add_argument("--seed", type=int, default=0)
