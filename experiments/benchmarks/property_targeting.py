@@ -7,10 +7,11 @@ proposal, its value enters the acceptance) and the exact validity term ``V`` (``
 0 for a valid molecule, 100 for any other graph, through the MH acceptance): the predictor's gradient
 alone pulls chains off the valid molecules. The term brings the sampler's ``repair`` phase
 (:func:`graph_energy.samplers.inpaint.with_repair`): chains that end invalid keep mixing until valid.
-Its default weight ``w_v = 0.01`` (1 energy unit per invalid graph, ~7 nats at the final β_mh) is
-measured: with a 500-update guide on 10 targets x 10, validity / guide MAE were 0.85 / 0.21 D without
-the term, 0.95 / 0.21 at 0.001, 0.99 / 0.22 at 0.01 and 1.00 / 0.34 at 1 (a wall at every invalid
-graph also stops chains moving between molecules). ``--valid-weight 0`` leaves term and phase out. The property of every valid generated molecule is measured by an
+Its default weight ``w_v = 0.01`` (1 energy unit per invalid graph, ~7 nats at the final β_mh) is a
+compromise measured by ``property_valid_sweep.py`` (``property_valid_sweep.json``: the final μ guide on 10
+targets x 10, validity / guide MAE 0.71 / 0.25 D without the term, 0.94 / 0.27 at 0.001, 0.96 / 0.34 at
+0.01, 1.00 / 0.46 at 1: a wall at every invalid graph also stops chains moving between molecules).
+``--valid-weight 0`` leaves term and phase out. The property of every valid generated molecule is measured by an
 *oracle*: a predictor of the same architecture trained on the other half of the training split
 (``dataset.labels_half=1``; the guide uses half 0), its own test MAE reported. MAE = mean over
 valid samples of ``|oracle(x) − target|``; validity beside it; the unguided MAE pairs the same
