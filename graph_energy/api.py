@@ -249,7 +249,7 @@ class GEMModel:
             connect: with ``scaffold``, favour single molecules (an exact connectivity term); default:
                 on when the scaffold has several fragments.
             repair: the cap of a last ``repair`` phase: extra MH steps, on the same target, for the chains
-                that end invalid (:func:`graph_energy.samplers.inpaint.with_repair`; 0: none). It runs where
+                that end invalid (:func:`graph_energy.samplers.repair.with_repair`; 0: none). It runs where
                 the target has an exact validity, valence or connectivity term: always with ``scaffold``
                 (which adds them), otherwise when ``terms`` include ``"valid"``; chains that end valid skip it.
 
@@ -286,7 +286,7 @@ class GEMModel:
                                                num_nodes=num_nodes, seed=int(seed), sampler=self.sampler(sampler),
                                                extra_terms=all_terms, progress=progress)
             else:
-                from graph_energy.samplers.inpaint import repair_for
+                from graph_energy.samplers.repair import repair_for
 
                 chosen = repair_for(self.sampler(sampler), all_terms, int(repair), trusted=True)
                 result = generate(target, self.spec, self.stats, n=int(n), batch_size=int(batch_size),

@@ -6,7 +6,7 @@ model samples 10 molecules from ``E_θ + w·((f(x) − target)/s)² + w_v·V(x)`
 proposal, its value enters the acceptance) and the exact validity term ``V`` (``conf/terms/valid.yaml``:
 0 for a valid molecule, 100 for any other graph, through the MH acceptance): the predictor's gradient
 alone pulls chains off the valid molecules. The term brings the sampler's ``repair`` phase
-(:func:`graph_energy.samplers.inpaint.with_repair`): chains that end invalid keep mixing until valid.
+(:func:`graph_energy.samplers.repair.with_repair`): chains that end invalid keep mixing until valid.
 Its default weight ``w_v = 0.01`` (1 energy unit per invalid graph, ~7 nats at the final β_mh) is a
 compromise measured by ``property_valid_sweep.py`` (``property_valid_sweep.json``: the final μ guide on 10
 targets x 10, validity / guide MAE 0.71 / 0.25 D without the term, 0.94 / 0.27 at 0.001, 0.96 / 0.34 at

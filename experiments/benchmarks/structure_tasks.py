@@ -120,15 +120,20 @@ def random_valid_edits(g, spec, k: int, rng: np.random.Generator, tries: int = 2
 _ATOM_TOKEN = r"\[[^\]]+\]|Br|Cl|[BCNOPSFIbcnops]"
 
 
+def moses_folder() -> Path:
+    """The MOSES data files shipped in the molsets wheel."""
+    spec = importlib.util.find_spec("moses")
+    if spec is None:
+        raise SystemExit("the molsets package (moses) is not installed: pip install molsets")
+    return Path(spec.origin).parent / "dataset" / "data"
+
+
 def moses_small(max_atoms: int = 9) -> list[str]:
     """Distinct MOSES molecules (train, test, scaffold test) with at most ``max_atoms`` heavy atoms."""
     import pandas as pd
     from rdkit import Chem
 
-    spec = importlib.util.find_spec("moses")
-    if spec is None:
-        raise SystemExit("the molsets package (moses) is not installed: pip install molsets")
-    folder = Path(spec.origin).parent / "dataset" / "data"
+    folder = moses_folder()
     out = {}
     for name in ("train.csv.gz", "test.csv.gz", "test_scaffolds.csv.gz"):
         s = pd.read_csv(folder / name, usecols=["SMILES"])["SMILES"]
@@ -149,11 +154,8 @@ def moses_fragments(max_atoms: int = 9, elements: frozenset = frozenset("CNOF"))
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
     RDLogger.DisableLog("rdApp.*")
-    spec = importlib.util.find_spec("moses")
-    if spec is None:
-        raise SystemExit("the molsets package (moses) is not installed: pip install molsets")
     out = {}
-    for smi in pd.read_csv(Path(spec.origin).parent / "dataset" / "data" / "test.csv.gz", usecols=["SMILES"])["SMILES"]:
+    for smi in pd.read_csv(moses_folder() / "test.csv.gz", usecols=["SMILES"])["SMILES"]:
         mol = Chem.MolFromSmiles(smi)
         core = MurckoScaffold.GetScaffoldForMol(mol) if mol is not None else None
         if core is None or not 3 <= core.GetNumHeavyAtoms() <= max_atoms:

@@ -259,8 +259,8 @@ def run(cfg: dict) -> dict:
 def _sample_and_report(cfg: dict, output, n: int, batch_size: int, workers: int) -> dict:
     from graph_energy.cli._sample_out import batch_records, summarize
     from graph_energy.samplers import generate
-    from graph_energy.samplers.inpaint import repair_for
     from graph_energy.samplers.kinds import sampling_inputs
+    from graph_energy.samplers.repair import repair_for
 
     loaded, sampler, ckpt = load_sampling_setup(cfg)
     terms = sampling_terms(cfg, loaded)
@@ -346,14 +346,13 @@ def sample_scaffold(cfg: dict, loaded, sampler, terms, n: int, batch_size: int, 
 
 def _repair_steps(cfg: dict) -> int:
     """``repair=``: the cap of the repair phase (0 or null: none)."""
-    value = cfg.get("repair", 400)
+    if cfg.get("repair") is None:
+        return 0
     try:
-        steps = int(value or 0)
-    except (TypeError, ValueError):
-        steps = -1
-    if steps < 0:
-        raise ValueError(f"repair={value!r} is not a number of steps; pass an integer >= 0 (0: no repair phase)")
-    return steps
+        return _positive_int(cfg, "repair", minimum=0)
+    except ValueError:
+        raise ValueError(f"repair={cfg['repair']!r} is not a number of steps; pass an integer >= 0 "
+                         "(0: no repair phase)") from None
 
 
 def _caption(cfg: dict, ckpt, sampler) -> str:

@@ -27,6 +27,7 @@ from graph_energy.samplers.mixing import (
 )
 from graph_energy.samplers.moves import Deltas, coordinate_deltas
 from graph_energy.samplers.phases import Phase, Sampler
+from graph_energy.samplers.repair import REPAIR_TERMS, repair_for, with_repair
 from graph_energy.samplers.schedules import (
     ConstantSchedule,
     GeometricSchedule,
@@ -58,4 +59,5 @@ __all__ = [
     "ThresholdEstimator", "PooledQuantile", "PerSizeQuantile",
     "EnergyTerm", "FunctionTerm", "ModelTerm", "TargetEnergy", "TargetEval",
     "FrozenMask", "FixedPart", "fixed_start", "generate_inpainted", "inpaint_sizes", "ConnectedTerm", "num_components",
+    "REPAIR_TERMS", "repair_for", "with_repair",
 ]

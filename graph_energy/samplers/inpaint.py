@@ -10,7 +10,7 @@ over-valent atoms. For linking several fragments, ``connect=True`` adds a
 :class:`~graph_energy.samplers.constraints.ConnectedTerm` so the chains prefer one molecule.
 
 The exact validity term (``conf/terms/valid.yaml``: 0 for a molecule, 100 for any other graph) is added
-too, and the sampler gets a last ``repair`` phase (:func:`with_repair`): the chains that end the given
+too, and the sampler gets a last ``repair`` phase (:func:`~graph_energy.samplers.repair.with_repair`): the chains that end the given
 sampler invalid, over-valent or (when linking) disconnected keep taking MH steps on the same target, at
 the sampler's final ``β_mh``, until those terms are zero or ``repair_steps`` run out. A frozen scaffold
 leaves transport fewer ways out of an over-valent state than free generation (a fixed atom cannot give
@@ -28,12 +28,13 @@ from torch import Tensor
 from graph_energy.samplers.constraints import ConnectedTerm, ValenceTerm
 from graph_energy.samplers.frozen import FixedPart, fixed_start
 from graph_energy.samplers.generate import generate, resolve_num_nodes
-from graph_energy.samplers.phases import Phase, Sampler
+from graph_energy.samplers.phases import Sampler
+from graph_energy.samplers.repair import repair_for
 from graph_energy.samplers.state import SampleResult
 from graph_energy.samplers.switch import Calibration
 from graph_energy.samplers.target import EnergyTerm
 
-__all__ = ["REPAIR_TERMS", "generate_inpainted", "inpaint_sizes", "repair_for", "with_repair"]
+__all__ = ["generate_inpainted", "inpaint_sizes"]
 
 
 def inpaint_sizes(n: int, num_nodes, stats, generator: torch.Generator, min_nodes: int,
@@ -55,52 +56,6 @@ def inpaint_sizes(n: int, num_nodes, stats, generator: torch.Generator, min_node
         raise ValueError(f"num_nodes={num_nodes!r} is too small: constrained samples need at least {min_nodes} nodes "
                          f"({why or 'the fixed atoms'}); pass num_nodes >= {min_nodes}")
     return counts
-
-
-def with_repair(sampler: Sampler, steps: int, terms: Sequence[str], name: str = "repair",
-                beta_prop: float | None = 1.0) -> Sampler:
-    """``sampler`` with a last phase that keeps mixing the chains whose ``terms`` are not yet zero.
-
-    The phase's kernel is a :class:`~graph_energy.samplers.DiscreteLangevinMH` at the final ``β_mh`` of
-    the sampler's last MH phase (``β_mh = 1`` where it has none), with that phase's
-    :class:`~graph_energy.samplers.LangevinProposal` flattened to ``beta_prop`` (``None``: unchanged).
-    A chain still invalid after mixing sits where the model's gradient favours the edit that breaks it
-    (e.g. a second bond on a fixed atom with one free valence), so a proposal sharpened by that gradient
-    rarely offers the repair; a flatter one does (C1=CCCC1, 9 atoms, 50 samples: validity 0.96 at the
-    mixing phase's β_prop = 4, 1.00 at 1; the MH test keeps either exact).
-    Its :class:`~graph_energy.samplers.TermSwitch` checks ``terms`` only, so a target term that is
-    never exactly zero (a quadratic property target) does not hold chains there. ``steps = 0`` (or a
-    sampler that already has a phase called ``name``) returns ``sampler`` unchanged.
-    """
-    from graph_energy.samplers.mixing import DiscreteLangevinMH, LangevinProposal
-    from graph_energy.samplers.switch import TermSwitch
-
-    if int(steps) <= 0 or name in sampler.names:
-        return sampler
-    mh = [p.kernel for p in sampler.phases if isinstance(p.kernel, DiscreteLangevinMH)]
-    proposal, beta = (mh[-1].proposal, mh[-1].beta_mh.final()) if mh else (LangevinProposal(), 1.0)
-    if beta_prop is not None and isinstance(proposal, LangevinProposal):
-        proposal = LangevinProposal(beta_prop, proposal.lambda_x, proposal.lambda_e)
-    phase = Phase(name, DiscreteLangevinMH(proposal, beta), int(steps), TermSwitch(list(terms)))
-    return Sampler([*sampler.phases, phase])
-
-
-#: Terms that are exactly zero on a good state, which a repair phase waits for (any other term is left out).
-REPAIR_TERMS = ("valid", "valence", "connected")
-
-
-def repair_for(sampler, terms: Sequence, steps: int, trusted: bool = False):
-    """``sampler`` (a ``Sampler`` or anything :func:`~graph_energy.samplers.build_sampler` takes) with a
-    :func:`with_repair` phase on the terms among ``terms`` named in :data:`REPAIR_TERMS`; unchanged
-    (not even built) when there is none or ``steps`` is 0."""
-    checked = [t.name for t in terms if getattr(t, "name", None) in REPAIR_TERMS]
-    if not (int(steps) > 0 and checked):
-        return sampler
-    if not isinstance(sampler, Sampler):
-        from graph_energy.samplers.build import build_sampler
-
-        sampler = build_sampler(sampler, trusted=trusted)
-    return with_repair(sampler, int(steps), checked)
 
 
 def scaffold_part(scaffold, spec, connect: bool | None = None):
@@ -132,7 +87,7 @@ def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000,
         connect: add a connectivity term (linking fragments); ``connect_weight`` per extra component.
         valence_weight: weight of the valence term (0: none).
         valid_weight: weight of the exact validity term (``conf/terms/valid.yaml``; 0: none).
-        repair_steps: cap of the ``repair`` phase (module docstring, :func:`with_repair`; 0: none).
+        repair_steps: cap of the ``repair`` phase (module docstring, :func:`~graph_energy.samplers.repair.with_repair`; 0: none).
         on_batch, start_batch, workers: as in :func:`~graph_energy.samplers.generate`.
         Other arguments as in :func:`~graph_energy.samplers.generate` (batch ``i`` runs from its own
         generator seeded with ``batch_seed(seed, i)``).
@@ -154,4 +109,3 @@ def generate_inpainted(model, spec, fixed: FixedPart, stats=None, n: int = 1000,
                     noise=noise, device=device, progress=progress, on_batch=on_batch, calibration=calibration,
                     trusted=trusted, workers=workers, start_batch=start_batch, counts=counts,
                     start=lambda graphs: fixed_start(fixed, graphs, spec.bond_orders))
-

@@ -11,7 +11,7 @@ from graph_energy.samplers import (
     Sampler,
     TermSwitch,
 )
-from graph_energy.samplers.inpaint import with_repair
+from graph_energy.samplers.repair import with_repair
 
 
 def two_phases() -> Sampler:
